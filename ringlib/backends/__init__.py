@@ -1,0 +1,1 @@
+"""Backends: ``reference`` (ground truth), ``strided`` (the ``sdpa`` backend), ``kernels``."""

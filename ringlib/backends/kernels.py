@@ -1,0 +1,129 @@
+"""Attention kernels that also return the log-sum-exp, with their backward.
+
+``forward`` computes, for 4-D ``(batch, heads, rows, head_dim)`` tensors,
+``o = softmax(scale * q k^T + mask) v`` and ``lse = logsumexp(scale * q k^T + mask)`` (float32
+or float64, shape ``(batch, heads, rows)``). ``backward`` returns dq, dk, dv given the output
+gradient and *any* (o, lse) pair: passing a merged output and merged log-sum-exp yields the
+exact gradient of the union softmax, which is how LSE mixing and ring attention differentiate
+without storing probabilities.
+
+The fused PyTorch kernels are used where they apply (flash / memory-efficient on CUDA, the
+flash kernel on CPU); ``math`` is the plain fallback, also used for dropout.
+"""
+
+from __future__ import annotations
+
+import torch
+
+Tensor = torch.Tensor
+_NEG_INF = float("-inf")
+
+
+def _additive(mask: Tensor | None, dtype: torch.dtype) -> Tensor | None:
+    if mask is None:
+        return None
+    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill_(~mask, _NEG_INF)
+
+
+def _use_fused(q: Tensor) -> bool:
+    return q.device.type in ("cpu", "cuda") and q.dtype in (
+        torch.float64,
+        torch.float32,
+        torch.float16,
+        torch.bfloat16,
+    ) and not (q.device.type == "cuda" and q.dtype == torch.float64)
+
+
+def forward(q: Tensor, k: Tensor, v: Tensor, scale: float, causal: bool, mask: Tensor | None):
+    """Return ``(o, lse)``. ``mask`` is a boolean "may attend" tensor broadcastable to
+    ``(rows_q, rows_k)``; ``causal`` is top-left aligned. Every row must see >= 1 key."""
+    if _use_fused(q):
+        if q.device.type == "cpu":
+            o, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
+                q, k, v, 0.0, causal, attn_mask=_additive(mask, q.dtype), scale=scale
+            )
+            return o, lse
+        if mask is None and q.dtype in (torch.float16, torch.bfloat16) and q.shape[-1] <= 256:
+            res = torch.ops.aten._scaled_dot_product_flash_attention(q, k, v, 0.0, causal, False, scale=scale)
+            return res[0], res[1]
+        bias = _additive(mask, q.dtype)
+        if bias is not None:
+            bias = bias.expand(q.shape[0], q.shape[1], q.shape[2], k.shape[2])
+        res = torch.ops.aten._scaled_dot_product_efficient_attention(
+            q, k, v, bias, True, 0.0, causal, scale=scale
+        )
+        return res[0], res[1][..., : q.shape[2]]
+    return math_forward(q, k, v, scale, causal, mask)
+
+
+def backward(do: Tensor, q: Tensor, k: Tensor, v: Tensor, o: Tensor, lse: Tensor, scale: float,
+             causal: bool, mask: Tensor | None):
+    """Return ``(dq, dk, dv)`` for ``o = softmax(...) v`` given its (possibly merged) o, lse."""
+    if _use_fused(q):
+        if q.device.type == "cpu":
+            return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward(
+                do, q, k, v, o, lse, 0.0, causal, attn_mask=_additive(mask, q.dtype), scale=scale
+            )
+        if mask is None and q.dtype in (torch.float16, torch.bfloat16) and q.shape[-1] <= 256:
+            rows_q, rows_k = q.shape[2], k.shape[2]
+            empty = torch.empty(0, dtype=torch.long, device=q.device)
+            seed = torch.zeros((), dtype=torch.long, device=q.device)  # unused without dropout
+            return torch.ops.aten._scaled_dot_product_flash_attention_backward(
+                do, q, k, v, o, lse.float(), empty, empty, rows_q, rows_k, 0.0, causal, seed, seed,
+                scale=scale,
+            )
+        bias = _additive(mask, q.dtype)
+        if bias is not None:
+            bias = bias.expand(q.shape[0], q.shape[1], q.shape[2], k.shape[2])
+        seed = torch.empty((), dtype=torch.long, device=q.device)
+        dq, dk, dv, _ = torch.ops.aten._scaled_dot_product_efficient_attention_backward(
+            do, q, k, v, bias, o, _pad_lse(lse), seed, seed, 0.0, [True, True, True, False],
+            causal, scale=scale,
+        )
+        return dq, dk, dv
+    return math_backward(do, q, k, v, o, lse, scale, causal, mask)
+
+
+def _pad_lse(lse: Tensor) -> Tensor:
+    rows = lse.shape[-1]
+    padded = (rows + 31) // 32 * 32
+    if padded == rows:
+        return lse.float().contiguous()
+    return torch.nn.functional.pad(lse.float(), (0, padded - rows)).contiguous()
+
+
+def _scores(q: Tensor, k: Tensor, scale: float, causal: bool, mask: Tensor | None) -> Tensor:
+    s = torch.matmul(q, k.transpose(-1, -2)) * scale
+    allowed = mask
+    if causal:
+        tri = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device).tril()
+        allowed = tri if allowed is None else allowed & tri
+    if allowed is not None:
+        s = s.masked_fill(~allowed, _NEG_INF)
+    return s
+
+
+def math_forward(q, k, v, scale, causal, mask, dropout_p: float = 0.0):
+    """Plain attention with log-sum-exp; differentiable (autograd) and dropout-capable."""
+    acc = torch.float64 if q.dtype == torch.float64 else torch.float32
+    s = _scores(q.to(acc), k.to(acc), scale, causal, mask)
+    lse = torch.logsumexp(s, dim=-1)
+    p = torch.exp(s - lse.unsqueeze(-1))
+    if dropout_p > 0.0:
+        p = torch.nn.functional.dropout(p, dropout_p)
+    o = torch.matmul(p, v.to(acc)).to(q.dtype)
+    return o, lse
+
+
+def math_backward(do, q, k, v, o, lse, scale, causal, mask):
+    acc = torch.float64 if q.dtype == torch.float64 else torch.float32
+    q, k, v, o, do = (t.to(acc) for t in (q, k, v, o, do))
+    s = _scores(q, k, scale, causal, mask)
+    p = torch.exp(s - lse.to(acc).unsqueeze(-1))
+    dv = torch.matmul(p.transpose(-1, -2), do)
+    dp = torch.matmul(do, v.transpose(-1, -2))
+    delta = (do * o).sum(-1, keepdim=True)
+    ds = p * (dp - delta) * scale
+    dq = torch.matmul(ds, k)
+    dk = torch.matmul(ds.transpose(-1, -2), q)
+    return dq, dk, dv

@@ -1,0 +1,243 @@
+"""The ``sdpa`` backend: every part family is one strided view and one fused attention call.
+
+For each ``StridedParts`` of a plan, q, k and v are addressed through ``as_strided`` views
+(segments x residue lanes x heads x rows) and handed to a fused kernel that also returns the
+log-sum-exp. Outputs go back through the same views; families that cover the same
+(position, head) combine by LSE or by weighted sum. Backward is a custom autograd function:
+it recomputes each family with the fused backward kernel, feeding it the *merged* output and
+log-sum-exp under LSE mixing (the exact gradient of the union softmax), so no probabilities
+and no per-group copies are stored.
+"""
+
+from __future__ import annotations
+
+import functools
+import torch
+
+from ringlib import lse as lse_ops
+from ringlib.backends import kernels
+from ringlib.orderings import Ordering, permutation
+from ringlib.plan import Branch, Plan, StridedParts
+
+Tensor = torch.Tensor
+
+
+def _acc_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def _layout(x: Tensor, part: StridedParts, keys: bool):
+    """``(size, stride, storage_offset)`` that view ``x`` ``(b, n, H, *rest)`` as
+    ``(b, segments, lanes, heads, rows, *rest)``."""
+    start, count, rate = (part.k_start, part.k_count, part.k_rate) if keys else (
+        part.q_start, part.q_count, part.q_rate)
+    sb, sn, sh, *rest = x.stride()
+    size = (x.shape[0], part.segments, part.lanes, part.heads, count, *x.shape[3:])
+    stride = (sb, part.segment_stride * sn, sn + part.lane_head_step * sh, part.head_step * sh,
+              rate * sn, *rest)
+    return size, stride, x.storage_offset() + start * sn + part.head_start * sh
+
+
+def rows_view(x: Tensor, part: StridedParts, keys: bool) -> Tensor:
+    """The rows of one part family of ``x`` as a strided view (no copy)."""
+    return x.as_strided(*_layout(x, part, keys))
+
+
+def _write(buf: Tensor, part: StridedParts, value: Tensor, in_place: bool) -> Tensor:
+    """Store ``value`` into the part's rows of ``buf``: in place, or out of place under
+    autograd (through an index, which differentiates whatever the gradient's strides)."""
+    if in_place:
+        rows_view(buf, part, keys=False).copy_(value)
+        return buf
+    b, n, h, *rest = buf.shape
+    index = rows_view(torch.arange(n * h, device=buf.device).view(1, n, h), part, keys=False)
+    flat = buf.reshape(b, n * h, *rest)
+    return flat.index_copy(1, index.reshape(-1), value.reshape(b, -1, *rest)).view(buf.shape)
+
+
+def _read(x: Tensor, part: StridedParts, keys: bool, in_place: bool) -> Tensor:
+    """The part's rows of ``x``: a view, or an index gather under autograd."""
+    if in_place:
+        return rows_view(x, part, keys)
+    b, n, h, *rest = x.shape
+    index = rows_view(torch.arange(n * h, device=x.device).view(1, n, h), part, keys)[0]
+    return x.reshape(b, n * h, *rest)[:, index.reshape(-1)].view(b, *index.shape, *rest)
+
+
+def _flat(view: Tensor) -> Tensor:
+    """``(b, S, R, J, rows, d)`` -> ``(b*S*R*J, 1, rows, d)`` for the kernels."""
+    return view.reshape(-1, 1, view.shape[-2], view.shape[-1])
+
+
+def _lanes_split(part: StridedParts) -> list[StridedParts]:
+    """One family per residue lane (needed when a mask differs from lane to lane)."""
+    if part.lanes == 1:
+        return [part]
+    return [StridedParts(part.segments, part.segment_stride, 1, 0, part.heads,
+                         part.head_start + d * part.lane_head_step, part.head_step,
+                         part.q_start + d, part.q_count, part.q_rate,
+                         part.k_start + d, part.k_count, part.k_rate, part.weight)
+            for d in range(part.lanes)]
+
+
+@functools.lru_cache(maxsize=256)
+def _gather_index(ordering: Ordering, branch: Branch, n: int, device: torch.device):
+    """Row gather index of a branch under an ordering (and its inverse), or None."""
+    idx = torch.arange(n, device=device)
+    changed = False
+    for seg in branch.segmentations:
+        perm = permutation(ordering, seg.length, device)
+        if perm is None:
+            continue
+        changed = True
+        block = idx[seg.start: seg.start + seg.count * seg.length].view(seg.count, seg.length)
+        base = seg.start + torch.arange(seg.count, device=device).unsqueeze(1) * seg.length
+        block.copy_(base + perm.unsqueeze(0))
+    if not changed:
+        return None
+    inverse = torch.empty_like(idx)
+    inverse[idx] = torch.arange(n, device=device)
+    return idx, inverse
+
+
+def _mask(part: StridedParts, branch: Branch, index, causal: bool, device) -> tuple[bool, Tensor | None]:
+    """(top-left causal flag, boolean mask) of one single-lane family."""
+    if not causal:
+        return False, None
+    if index is None and part.same_rows:
+        return True, None
+    t = torch.arange(part.q_count, device=device)
+    u = torch.arange(part.k_count, device=device)
+    q_rows = part.q_start + t * part.q_rate
+    k_rows = part.k_start + u * part.k_rate
+    if index is not None:  # original positions of the first segment's rows
+        q_rows, k_rows = index[0][q_rows], index[0][k_rows]
+    return False, k_rows.unsqueeze(0) <= q_rows.unsqueeze(1)
+
+
+def run_forward(q: Tensor, k: Tensor, v: Tensor, plan: Plan, scale: float, causal: bool,
+                ordering: Ordering, dropout_p: float = 0.0, fused: bool = True):
+    """Compute the pattern. Returns ``(out, lse_total | None, per_part_results)``.
+
+    ``fused=False`` runs the plain math kernel under autograd (used for dropout).
+    """
+    b, n, h, d = q.shape
+    acc = _acc_dtype(q.dtype)
+    device = q.device
+    out = torch.zeros(b, n, h, d, dtype=acc, device=device)
+    total_lse = torch.full((b, n, h), float("-inf"), dtype=acc, device=device) if plan.combine == "lse" else None
+    results = []
+    index_of = (lambda br: _gather_index(ordering, br, n, device)) if ordering is not None else (lambda br: None)
+    for branch in plan.branches:
+        index = index_of(branch)
+        qb, kb, vb = (q, k, v) if index is None else (x.index_select(1, index[0]) for x in (q, k, v))
+        if index is None:
+            b_out, b_lse = out, total_lse
+        else:
+            b_out = torch.zeros_like(out)
+            b_lse = torch.full_like(total_lse, float("-inf")) if total_lse is not None else None
+        for part in branch.parts:
+            pieces = _lanes_split(part) if causal and (index is not None or not part.same_rows) else [part]
+            for piece in pieces:
+                flag, mask = _mask(piece, branch, index, causal, device)
+                q4 = _flat(_read(qb, piece, False, fused))
+                k4 = _flat(_read(kb, piece, True, fused))
+                v4 = _flat(_read(vb, piece, True, fused))
+                if fused:
+                    o4, l4 = kernels.forward(q4, k4, v4, scale, flag, mask)
+                else:
+                    o4, l4 = kernels.math_forward(q4, k4, v4, scale, flag, mask, dropout_p)
+                results.append((o4, l4))
+                o_view = _read(b_out, piece, False, fused)
+                o6 = o4.view(o_view.shape).to(acc)
+                if plan.combine == "sum":
+                    b_out = _write(b_out, piece, o_view + o6 * piece.weight, fused)
+                else:
+                    l_view = _read(b_lse, piece, False, fused)
+                    new_o, new_l = lse_ops.merge(o_view, l_view, o6, l4.view(l_view.shape).to(acc))
+                    b_out = _write(b_out, piece, new_o, fused)
+                    b_lse = _write(b_lse, piece, new_l, fused)
+        if index is None:
+            out, total_lse = b_out, b_lse
+        if index is not None:
+            inverse = index[1]
+            if plan.combine == "sum":
+                out = out + b_out.index_select(1, inverse)
+            else:
+                merged_o, merged_l = lse_ops.merge(out, total_lse, b_out.index_select(1, inverse),
+                                                   b_lse.index_select(1, inverse))
+                out, total_lse = merged_o, merged_l
+    return out.to(q.dtype), total_lse, results
+
+
+def run_backward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, total_lse: Tensor | None,
+                 results, plan: Plan, scale: float, causal: bool, ordering: Ordering):
+    b, n, h, d = q.shape
+    acc = _acc_dtype(q.dtype)
+    device = q.device
+    grads = [torch.zeros(b, n, h, d, dtype=acc, device=device) for _ in range(3)]
+    dout = dout.to(q.dtype)
+    step = iter(results)
+    for branch in plan.branches:
+        index = _gather_index(ordering, branch, n, device) if ordering is not None else None
+        perm = (lambda x: x) if index is None else (lambda x: x.index_select(1, index[0]))
+        qb, kb, vb, dob = perm(q), perm(k), perm(v), perm(dout)
+        ob, lb = (perm(out), perm(total_lse)) if total_lse is not None else (None, None)
+        gb = grads if index is None else [torch.zeros_like(g) for g in grads]
+        for part in branch.parts:
+            pieces = _lanes_split(part) if causal and (index is not None or not part.same_rows) else [part]
+            for piece in pieces:
+                o4, l4 = next(step)
+                flag, mask = _mask(piece, branch, index, causal, device)
+                q4 = _flat(rows_view(qb, piece, keys=False))
+                k4 = _flat(rows_view(kb, piece, keys=True))
+                v4 = _flat(rows_view(vb, piece, keys=True))
+                do4 = _flat(rows_view(dob, piece, keys=False))
+                if plan.combine == "lse":
+                    o4 = _flat(rows_view(ob, piece, keys=False))
+                    l4 = rows_view(lb, piece, keys=False).reshape(-1, 1, piece.q_count)
+                else:
+                    do4 = do4 * piece.weight
+                dq4, dk4, dv4 = kernels.backward(do4.contiguous(), q4.contiguous(), k4.contiguous(),
+                                                 v4.contiguous(), o4.contiguous(), l4.contiguous(),
+                                                 scale, flag, mask)
+                for g, grad4, keys in ((gb[0], dq4, False), (gb[1], dk4, True), (gb[2], dv4, True)):
+                    view = rows_view(g, piece, keys=keys)
+                    view.add_(grad4.view(view.shape).to(acc))
+        if index is not None:
+            for g, g_branch in zip(grads, gb):
+                g.add_(g_branch.index_select(1, index[1]))
+    return tuple(g.to(q.dtype) for g in grads)
+
+
+class _StridedAttention(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, q, k, v, plan, scale, causal, ordering):
+        out, total_lse, results = run_forward(q, k, v, plan, scale, causal, ordering)
+        ctx.plan, ctx.scale, ctx.causal, ctx.ordering = plan, scale, causal, ordering
+        ctx.n_results = len(results)
+        flat = [t for pair in results for t in pair] if total_lse is None else []
+        extra = [total_lse] if total_lse is not None else []
+        ctx.save_for_backward(q, k, v, out, *extra, *flat)
+        ctx.has_lse = total_lse is not None
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        q, k, v, out, *rest = ctx.saved_tensors
+        total_lse = rest[0] if ctx.has_lse else None
+        if ctx.has_lse:
+            results = [(None, torch.empty(0))] * ctx.n_results
+        else:
+            results = [(rest[2 * i], rest[2 * i + 1]) for i in range(ctx.n_results)]
+        dq, dk, dv = run_backward(dout, q, k, v, out, total_lse, results, ctx.plan, ctx.scale,
+                                  ctx.causal, ctx.ordering)
+        return dq, dk, dv, None, None, None, None
+
+
+def attention(q: Tensor, k: Tensor, v: Tensor, plan: Plan, *, scale: float, causal: bool,
+              ordering: Ordering, dropout_p: float) -> Tensor:
+    if dropout_p > 0.0:
+        out, _, _ = run_forward(q, k, v, plan, scale, causal, ordering, dropout_p, fused=False)
+        return out
+    return _StridedAttention.apply(q, k, v, plan, scale, causal, ordering)

@@ -1,0 +1,93 @@
+"""``nn.Module`` front ends of ``ringlib.attention``."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ringlib.functional import attention
+from ringlib.orderings import Ordering, validate_ordering
+from ringlib.patterns import Pattern
+
+Tensor = torch.Tensor
+
+
+class DilatedAttention(nn.Module):
+    """Attention with a pattern on ``(batch, seq, heads, head_dim)`` q, k, v.
+
+    ``dropout`` acts on attention probabilities in training mode only (eval is
+    deterministic). ``group``: a ``torch.distributed`` process group for ring attention
+    (each rank passes its shard of the sequence).
+    """
+
+    def __init__(self, pattern: Pattern, *, scale: float | None = None, ordering: Ordering = None,
+                 dropout: float = 0.0, backend: str = "auto", group=None) -> None:
+        super().__init__()
+        if not isinstance(pattern, Pattern):
+            raise TypeError(f"pattern must be a ringlib pattern, got {type(pattern).__name__}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        validate_ordering(ordering)
+        self.pattern = pattern
+        self.scale = scale
+        self.ordering = ordering
+        self.dropout = dropout
+        self.backend = backend
+        self.group = group
+
+    def forward(self, q: Tensor, k: Tensor, v: Tensor, *, is_causal: bool = False) -> Tensor:
+        return attention(q, k, v, self.pattern, causal=is_causal, scale=self.scale,
+                         ordering=self.ordering, dropout_p=self.dropout if self.training else 0.0,
+                         group=self.group, backend=self.backend)
+
+    def extra_repr(self) -> str:
+        return f"pattern={self.pattern!r}, ordering={self.ordering!r}, dropout={self.dropout}"
+
+
+class MultiheadDilatedAttention(nn.Module):
+    """Self-attention ``x -> x`` with a fused q/k/v projection and a pattern.
+
+    ``qkv_proj`` is ``Linear(E, 3E)`` with output features ``[q | k | v]``, each head-major
+    (``qkv_proj(x).view(b, n, 3, heads, head_dim)``); ``out_proj`` is ``Linear(E, E)``.
+    ``dropout`` acts on attention probabilities, ``output_dropout`` after ``out_proj``
+    (both in training mode only).
+    """
+
+    def __init__(self, embed_dim: int, num_heads: int, pattern: Pattern, *, bias: bool = True,
+                 dropout: float = 0.0, output_dropout: float = 0.0, batch_first: bool = True,
+                 ordering: Ordering = None, scale: float | None = None, backend: str = "auto",
+                 group=None, device=None, dtype=None) -> None:
+        super().__init__()
+        if not isinstance(embed_dim, int) or embed_dim < 1:
+            raise ValueError(f"embed_dim must be a positive int, got {embed_dim!r}")
+        if not isinstance(num_heads, int) or num_heads < 1:
+            raise ValueError(f"num_heads must be a positive int, got {num_heads!r}")
+        if embed_dim % num_heads:
+            raise ValueError(f"embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})")
+        if not 0.0 <= output_dropout < 1.0:
+            raise ValueError(f"output_dropout must be in [0, 1), got {output_dropout!r}")
+        self.embed_dim = embed_dim
+        self.num_heads = num_heads
+        self.head_dim = embed_dim // num_heads
+        self.batch_first = batch_first
+        factory = {"device": device, "dtype": dtype}
+        self.qkv_proj = nn.Linear(embed_dim, 3 * embed_dim, bias=bias, **factory)
+        self.out_proj = nn.Linear(embed_dim, embed_dim, bias=bias, **factory)
+        self.attention = DilatedAttention(pattern, scale=scale, ordering=ordering, dropout=dropout,
+                                          backend=backend, group=group)
+        self.output_dropout = nn.Dropout(output_dropout)
+
+    @property
+    def pattern(self) -> Pattern:
+        return self.attention.pattern
+
+    def forward(self, x: Tensor, *, is_causal: bool = False) -> Tensor:
+        if x.dim() != 3 or x.shape[-1] != self.embed_dim:
+            raise ValueError(f"x must have shape (batch, seq, {self.embed_dim}), got {tuple(x.shape)}")
+        if not self.batch_first:
+            x = x.transpose(0, 1)
+        b, n, _ = x.shape
+        q, k, v = self.qkv_proj(x).view(b, n, 3, self.num_heads, self.head_dim).unbind(2)
+        out = self.attention(q, k, v, is_causal=is_causal).reshape(b, n, self.embed_dim)
+        out = self.output_dropout(self.out_proj(out))
+        return out if self.batch_first else out.transpose(0, 1)

@@ -1,0 +1,235 @@
+"""Attention patterns: what each query may see, as a set of parts plus a combine rule.
+
+A pattern answers two questions, each in its own method:
+
+* ``plan(n, heads)``: the strided part families the fast backends execute
+  (``ringlib.plan``), computed once per (pattern, n, heads) and cached;
+* ``reference_parts(n, heads, ordering)``: the same parts as explicit boolean masks, built
+  straight from the definition for the float64 reference backend (the ground truth of
+  every test). The two are written independently on purpose.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Iterator, Literal, Sequence
+
+import torch
+
+from ringlib.orderings import Ordering, permutation
+from ringlib.plan import Branch, Plan, Segmentation, StridedParts
+
+
+@dataclass(frozen=True)
+class ReferencePart:
+    """One part for the reference backend: ``allowed[i, j]`` says query position ``i`` may
+    see key position ``j`` (original positions) for every head in ``heads``."""
+
+    heads: tuple[int, ...]
+    allowed: torch.Tensor
+    weight: float = 1.0
+
+
+class Pattern:
+    """Base class. Subclasses are frozen dataclasses (hashable: plans are cached by value)."""
+
+    combine: Literal["lse", "sum"] = "lse"
+
+    def validate(self, n: int, heads: int) -> None:
+        """Raise ValueError where the pattern cannot apply to ``n`` tokens and ``heads``."""
+
+    def plan(self, n: int, heads: int) -> Plan:
+        return _cached_plan(self, n, heads)
+
+    def run(self, q, k, v, *, backend: str, scale: float, causal: bool, ordering: Ordering,
+            dropout_p: float):
+        """Compute the pattern on one process with the chosen backend."""
+        if backend == "reference":
+            from ringlib.backends import reference
+
+            return reference.attention(q, k, v, self, scale=scale, causal=causal, ordering=ordering,
+                                       dropout_p=dropout_p)
+        if backend == "flex":
+            raise ValueError(f"backend='flex' serves block-sparse patterns, not {type(self).__name__}")
+        from ringlib.backends import strided
+
+        return strided.attention(q, k, v, self.plan(q.shape[1], q.shape[2]), scale=scale,
+                                 causal=causal, ordering=ordering, dropout_p=dropout_p)
+
+    def _plan(self, n: int, heads: int) -> Plan:
+        raise NotImplementedError
+
+    def reference_parts(self, n: int, heads: int, ordering: Ordering) -> list[ReferencePart]:
+        raise NotImplementedError
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_plan(pattern: Pattern, n: int, heads: int) -> Plan:
+    return pattern._plan(n, heads)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers shared by the tiled patterns
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def tiles(n: int, length: int) -> list[Segmentation]:
+    """Segments of ``length`` tiling [0, n) from 0; the last may be shorter; ``length >= n``
+    means one segment [0, n)."""
+    length = min(length, n)
+    full = n // length
+    out = [Segmentation(0, length, full)] if full else []
+    if n - full * length:
+        out.append(Segmentation(full * length, n - full * length, 1))
+    return out
+
+
+def lane_intervals(rate: int, length: int, heads: int, per_head: bool) -> Iterator[tuple[int, int, int, int]]:
+    """Split residues ``d < rate`` of a segment of ``length`` rows into intervals on which the
+    row count (and, with ``per_head``, the count of heads ``h = d mod rate``) is constant.
+
+    Yields ``(d0, d1, rows, heads_per_lane)``.
+    """
+    top = min(rate, length, heads) if per_head else min(rate, length)
+    cuts = {0, top, length % rate}
+    if per_head:
+        cuts.add(heads % rate)
+    edges = sorted(c for c in cuts if 0 <= c <= top)
+    for d0, d1 in zip(edges, edges[1:]):
+        rows = ceil_div(length - d0, rate)
+        lane_heads = ceil_div(heads - d0, rate) if per_head else heads
+        yield d0, d1, rows, lane_heads
+
+
+def segment_members(n: int, segs: Sequence[Segmentation], ordering: Ordering):
+    """Yield ``(positions, rows)`` per segment: original positions in permuted row order."""
+    for seg in segs:
+        perm = permutation(ordering, seg.length, torch.device("cpu"))
+        rows = torch.arange(seg.length)
+        local = rows if perm is None else perm.cpu()
+        for s in range(seg.count):
+            yield seg.start + s * seg.length + local, rows
+
+
+def pair_mask(n: int, queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+    allowed = torch.zeros(n, n, dtype=torch.bool)
+    allowed[queries.unsqueeze(1), keys.unsqueeze(0)] = True
+    return allowed
+
+
+def _check_lists(segment_lengths: Sequence[int], dilation_rates: Sequence[int]) -> None:
+    if len(segment_lengths) != len(dilation_rates):
+        raise ValueError(
+            "segment_lengths and dilation_rates must have the same length, got "
+            f"{len(segment_lengths)} and {len(dilation_rates)}"
+        )
+    if len(segment_lengths) == 0:
+        raise ValueError("segment_lengths must not be empty")
+    for name, values in (("segment_lengths", segment_lengths), ("dilation_rates", dilation_rates)):
+        for value in values:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must hold positive integers, got {list(values)}")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dense(Pattern):
+    """Plain softmax attention: every query sees every key."""
+
+    def _plan(self, n: int, heads: int) -> Plan:
+        part = StridedParts(1, n, 1, 0, heads, 0, 1, 0, n, 1, 0, n, 1)
+        return Plan((Branch((Segmentation(0, n, 1),), (part,)),), "lse")
+
+    def reference_parts(self, n, heads, ordering):
+        return [ReferencePart(tuple(range(heads)), torch.ones(n, n, dtype=torch.bool))]
+
+
+@dataclass(frozen=True, init=False)
+class Dilated(Pattern):
+    """LongNet dilated attention.
+
+    For each pair ``(w_i, r_i)`` the sequence is cut into segments of ``w_i`` tokens (from
+    position 0; the last segment may be shorter) and inside each segment the rows with the
+    same residue modulo ``r_i`` attend to each other.
+
+    ``mixing="lse"`` (LongNet, default): head ``h`` uses residue ``h mod r_i`` in every pair;
+    the pairs' outputs mix with weights ``softmax(lse_i)`` (LongNet eq. 10).
+    ``mixing="head_groups"``: heads split into one group per pair (sizes ``h // G``, the first
+    ``h % G`` one larger); group ``i`` uses residue ``i mod r_i``; the output is divided by G.
+    """
+
+    segment_lengths: tuple[int, ...]
+    dilation_rates: tuple[int, ...]
+    mixing: Literal["lse", "head_groups"]
+
+    def __init__(self, segment_lengths: Sequence[int], dilation_rates: Sequence[int],
+                 mixing: Literal["lse", "head_groups"] = "lse") -> None:
+        segment_lengths, dilation_rates = tuple(segment_lengths), tuple(dilation_rates)
+        _check_lists(segment_lengths, dilation_rates)
+        if mixing not in ("lse", "head_groups"):
+            raise ValueError(f"mixing must be 'lse' or 'head_groups', got {mixing!r}")
+        object.__setattr__(self, "segment_lengths", segment_lengths)
+        object.__setattr__(self, "dilation_rates", dilation_rates)
+        object.__setattr__(self, "mixing", mixing)
+
+    @property
+    def combine(self) -> str:  # type: ignore[override]
+        return "lse" if self.mixing == "lse" else "sum"
+
+    def head_groups(self, heads: int) -> list[tuple[int, int]]:
+        """``(first_head, size)`` of each group under ``mixing="head_groups"``."""
+        g = len(self.segment_lengths)
+        sizes = [heads // g + (1 if i < heads % g else 0) for i in range(g)]
+        starts = [sum(sizes[:i]) for i in range(g)]
+        return list(zip(starts, sizes))
+
+    def _plan(self, n: int, heads: int) -> Plan:
+        branches = []
+        g = len(self.segment_lengths)
+        groups = self.head_groups(heads)
+        for i, (w, r) in enumerate(zip(self.segment_lengths, self.dilation_rates)):
+            segs = tuple(tiles(n, w))
+            parts = []
+            for seg in segs:
+                if self.mixing == "lse":
+                    for d0, d1, rows, lane_heads in lane_intervals(r, seg.length, heads, per_head=True):
+                        parts.append(StridedParts(
+                            seg.count, seg.length, d1 - d0, 1, lane_heads, d0, r,
+                            seg.start + d0, rows, r, seg.start + d0, rows, r))
+                else:
+                    first, size = groups[i]
+                    offset = i % r
+                    if size == 0 or offset >= seg.length:
+                        continue
+                    rows = ceil_div(seg.length - offset, r)
+                    parts.append(StridedParts(
+                        seg.count, seg.length, 1, 0, size, first, 1,
+                        seg.start + offset, rows, r, seg.start + offset, rows, r, weight=1.0 / g))
+            branches.append(Branch(segs, tuple(parts)))
+        return Plan(tuple(branches), self.combine)  # type: ignore[arg-type]
+
+    def reference_parts(self, n, heads, ordering):
+        out = []
+        g = len(self.segment_lengths)
+        groups = self.head_groups(heads)
+        for i, (w, r) in enumerate(zip(self.segment_lengths, self.dilation_rates)):
+            if self.mixing == "lse":
+                choices = [(o, tuple(h for h in range(heads) if h % r == o), 1.0) for o in range(r)]
+            else:
+                first, size = groups[i]
+                choices = [(i % r, tuple(range(first, first + size)), 1.0 / g)]
+            for offset, head_set, weight in choices:
+                if not head_set:
+                    continue
+                allowed = torch.zeros(n, n, dtype=torch.bool)
+                for positions, rows in segment_members(n, tiles(n, w), ordering):
+                    chosen = positions[rows % r == offset]
+                    allowed |= pair_mask(n, chosen, chosen)
+                out.append(ReferencePart(head_set, allowed, weight))
+        return out
