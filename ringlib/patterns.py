@@ -54,8 +54,8 @@ class Pattern:
             raise ValueError(f"backend='flex' serves block-sparse patterns, not {type(self).__name__}")
         from ringlib.backends import strided
 
-        return strided.attention(q, k, v, self.plan(q.shape[1], q.shape[2]), scale=scale,
-                                 causal=causal, ordering=ordering, dropout_p=dropout_p)
+        return strided.attention(q, k, v, self, scale=scale, causal=causal, ordering=ordering,
+                                 dropout_p=dropout_p)
 
     def _plan(self, n: int, heads: int) -> Plan:
         raise NotImplementedError

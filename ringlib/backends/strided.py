@@ -100,7 +100,16 @@ def _gather_index(ordering: Ordering, branch: Branch, n: int, device: torch.devi
     return idx, inverse
 
 
-def _mask(part: StridedParts, branch: Branch, index, causal: bool, device) -> tuple[bool, Tensor | None]:
+def _pieces(branch: Branch, causal: bool, ordered: bool) -> list[StridedParts]:
+    """The families of a branch as executed: lanes are split where the causal mask differs
+    from lane to lane (under an ordering, or when query and key rows differ)."""
+    out = []
+    for part in branch.parts:
+        out += _lanes_split(part) if causal and (ordered or not part.same_rows) else [part]
+    return out
+
+
+def _mask(part: StridedParts, index, causal: bool, device) -> tuple[bool, Tensor | None]:
     """(top-left causal flag, boolean mask) of one single-lane family."""
     if not causal:
         return False, None
@@ -136,27 +145,25 @@ def run_forward(q: Tensor, k: Tensor, v: Tensor, plan: Plan, scale: float, causa
         else:
             b_out = torch.zeros_like(out)
             b_lse = torch.full_like(total_lse, float("-inf")) if total_lse is not None else None
-        for part in branch.parts:
-            pieces = _lanes_split(part) if causal and (index is not None or not part.same_rows) else [part]
-            for piece in pieces:
-                flag, mask = _mask(piece, branch, index, causal, device)
-                q4 = _flat(_read(qb, piece, False, fused))
-                k4 = _flat(_read(kb, piece, True, fused))
-                v4 = _flat(_read(vb, piece, True, fused))
-                if fused:
-                    o4, l4 = kernels.forward(q4, k4, v4, scale, flag, mask)
-                else:
-                    o4, l4 = kernels.math_forward(q4, k4, v4, scale, flag, mask, dropout_p)
-                results.append((o4, l4))
-                o_view = _read(b_out, piece, False, fused)
-                o6 = o4.view(o_view.shape).to(acc)
-                if plan.combine == "sum":
-                    b_out = _write(b_out, piece, o_view + o6 * piece.weight, fused)
-                else:
-                    l_view = _read(b_lse, piece, False, fused)
-                    new_o, new_l = lse_ops.merge(o_view, l_view, o6, l4.view(l_view.shape).to(acc))
-                    b_out = _write(b_out, piece, new_o, fused)
-                    b_lse = _write(b_lse, piece, new_l, fused)
+        for piece in _pieces(branch, causal, index is not None):
+            flag, mask = _mask(piece, index, causal, device)
+            q4 = _flat(_read(qb, piece, False, fused))
+            k4 = _flat(_read(kb, piece, True, fused))
+            v4 = _flat(_read(vb, piece, True, fused))
+            if fused:
+                o4, l4 = kernels.forward(q4, k4, v4, scale, flag, mask)
+            else:
+                o4, l4 = kernels.math_forward(q4, k4, v4, scale, flag, mask, dropout_p)
+            results.append((o4, l4))
+            o_view = _read(b_out, piece, False, fused)
+            o6 = o4.view(o_view.shape).to(acc)
+            if plan.combine == "sum":
+                b_out = _write(b_out, piece, o_view + o6 * piece.weight, fused)
+            else:
+                l_view = _read(b_lse, piece, False, fused)
+                new_o, new_l = lse_ops.merge(o_view, l_view, o6, l4.view(l_view.shape).to(acc))
+                b_out = _write(b_out, piece, new_o, fused)
+                b_lse = _write(b_lse, piece, new_l, fused)
         if index is None:
             out, total_lse = b_out, b_lse
         if index is not None:
@@ -177,67 +184,123 @@ def run_backward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, tot
     device = q.device
     grads = [torch.zeros(b, n, h, d, dtype=acc, device=device) for _ in range(3)]
     dout = dout.to(q.dtype)
-    step = iter(results)
+    step = iter(results or ())
     for branch in plan.branches:
         index = _gather_index(ordering, branch, n, device) if ordering is not None else None
         perm = (lambda x: x) if index is None else (lambda x: x.index_select(1, index[0]))
         qb, kb, vb, dob = perm(q), perm(k), perm(v), perm(dout)
         ob, lb = (perm(out), perm(total_lse)) if total_lse is not None else (None, None)
         gb = grads if index is None else [torch.zeros_like(g) for g in grads]
-        for part in branch.parts:
-            pieces = _lanes_split(part) if causal and (index is not None or not part.same_rows) else [part]
-            for piece in pieces:
+        for piece in _pieces(branch, causal, index is not None):
+            flag, mask = _mask(piece, index, causal, device)
+            q4 = _flat(rows_view(qb, piece, keys=False))
+            k4 = _flat(rows_view(kb, piece, keys=True))
+            v4 = _flat(rows_view(vb, piece, keys=True))
+            do4 = _flat(rows_view(dob, piece, keys=False))
+            if plan.combine == "lse":
+                o4 = _flat(rows_view(ob, piece, keys=False))
+                l4 = rows_view(lb, piece, keys=False).reshape(-1, 1, piece.q_count)
+            else:
                 o4, l4 = next(step)
-                flag, mask = _mask(piece, branch, index, causal, device)
-                q4 = _flat(rows_view(qb, piece, keys=False))
-                k4 = _flat(rows_view(kb, piece, keys=True))
-                v4 = _flat(rows_view(vb, piece, keys=True))
-                do4 = _flat(rows_view(dob, piece, keys=False))
-                if plan.combine == "lse":
-                    o4 = _flat(rows_view(ob, piece, keys=False))
-                    l4 = rows_view(lb, piece, keys=False).reshape(-1, 1, piece.q_count)
-                else:
-                    do4 = do4 * piece.weight
-                dq4, dk4, dv4 = kernels.backward(do4.contiguous(), q4.contiguous(), k4.contiguous(),
-                                                 v4.contiguous(), o4.contiguous(), l4.contiguous(),
-                                                 scale, flag, mask)
-                for g, grad4, keys in ((gb[0], dq4, False), (gb[1], dk4, True), (gb[2], dv4, True)):
-                    view = rows_view(g, piece, keys=keys)
-                    view.add_(grad4.view(view.shape).to(acc))
+                do4 = do4 * piece.weight
+            dq4, dk4, dv4 = kernels.backward(do4.contiguous(), q4.contiguous(), k4.contiguous(),
+                                             v4.contiguous(), o4.contiguous(), l4.contiguous(),
+                                             scale, flag, mask)
+            for g, grad4, keys in ((gb[0], dq4, False), (gb[1], dk4, True), (gb[2], dv4, True)):
+                view = rows_view(g, piece, keys=keys)
+                view.add_(grad4.view(view.shape).to(acc))
         if index is not None:
             for g, g_branch in zip(grads, gb):
                 g.add_(g_branch.index_select(1, index[1]))
     return tuple(g.to(q.dtype) for g in grads)
 
 
-class _StridedAttention(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, q, k, v, plan, scale, causal, ordering):
-        out, total_lse, results = run_forward(q, k, v, plan, scale, causal, ordering)
-        ctx.plan, ctx.scale, ctx.causal, ctx.ordering = plan, scale, causal, ordering
-        ctx.n_results = len(results)
-        flat = [t for pair in results for t in pair] if total_lse is None else []
-        extra = [total_lse] if total_lse is not None else []
-        ctx.save_for_backward(q, k, v, out, *extra, *flat)
-        ctx.has_lse = total_lse is not None
-        return out
+# --- one custom operator per direction, so that torch.compile traces through (fullgraph) ---
+# Plans and orderings are not tensors: they are registered under a string key that the
+# operators take as a constant argument.
 
-    @staticmethod
-    def backward(ctx, dout):
-        q, k, v, out, *rest = ctx.saved_tensors
-        total_lse = rest[0] if ctx.has_lse else None
-        if ctx.has_lse:
-            results = [(None, torch.empty(0))] * ctx.n_results
-        else:
-            results = [(rest[2 * i], rest[2 * i + 1]) for i in range(ctx.n_results)]
-        dq, dk, dv = run_backward(dout, q, k, v, out, total_lse, results, ctx.plan, ctx.scale,
-                                  ctx.causal, ctx.ordering)
-        return dq, dk, dv, None, None, None, None
+_REGISTERED: dict[str, tuple[Plan, Ordering]] = {}
 
 
-def attention(q: Tensor, k: Tensor, v: Tensor, plan: Plan, *, scale: float, causal: bool,
+@torch._dynamo.assume_constant_result
+def _register(pattern, n: int, heads: int, ordering: Ordering) -> str:
+    """Key under which the operators find the pattern's plan and the ordering. Runs eagerly
+    (also while torch.compile traces), so the registry holds the key before the graph runs."""
+    ordering_id = ordering if ordering is None or isinstance(ordering, str) else ("callable", id(ordering))
+    key = f"{pattern!r}|{n}|{heads}|{ordering_id!r}"
+    _REGISTERED[key] = (pattern.plan(n, heads), ordering)
+    return key
+
+
+def _saved_shapes(q: Tensor, plan: Plan, causal: bool, ordered: bool):
+    """Shapes and dtypes of what the forward saves, for the fake (meta) implementation."""
+    b, n, h, d = q.shape
+    acc = _acc_dtype(q.dtype)
+    if plan.combine == "lse":
+        return [((b, n, h), acc)]
+    shapes = []
+    for branch in plan.branches:
+        for piece in _pieces(branch, causal, ordered):
+            rows = b * piece.segments * piece.lanes * piece.heads
+            shapes += [((rows, 1, piece.q_count, d), q.dtype), ((rows, 1, piece.q_count), acc)]
+    return shapes
+
+
+@torch.library.custom_op("ringlib::strided_attention", mutates_args=())
+def _forward_op(q: Tensor, k: Tensor, v: Tensor, key: str, scale: float, causal: bool) -> list[Tensor]:
+    plan, ordering = _REGISTERED[key]
+    out, total_lse, results = run_forward(q, k, v, plan, scale, causal, ordering)
+    if total_lse is not None:
+        return [out, total_lse]
+    return [out, *(t.contiguous() for pair in results for t in pair)]
+
+
+@_forward_op.register_fake
+def _(q, k, v, key, scale, causal):
+    plan, ordering = _REGISTERED[key]
+    saved = _saved_shapes(q, plan, causal, ordering is not None)
+    return [torch.empty_like(q), *(q.new_empty(shape, dtype=dtype) for shape, dtype in saved)]
+
+
+@torch.library.custom_op("ringlib::strided_attention_backward", mutates_args=())
+def _backward_op(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, saved: list[Tensor], key: str,
+                 scale: float, causal: bool) -> list[Tensor]:
+    plan, ordering = _REGISTERED[key]
+    out, *rest = saved
+    if plan.combine == "lse":
+        total_lse, results = rest[0], None
+    else:
+        total_lse = None
+        results = list(zip(rest[0::2], rest[1::2]))
+    return list(run_backward(dout, q, k, v, out, total_lse, results, plan, scale, causal, ordering))
+
+
+@_backward_op.register_fake
+def _(dout, q, k, v, saved, key, scale, causal):
+    return [torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)]
+
+
+def _setup_context(ctx, inputs, output):
+    q, k, v, key, scale, causal = inputs
+    ctx.key, ctx.scale, ctx.causal = key, scale, causal
+    ctx.save_for_backward(q, k, v, *output)
+
+
+def _backward(ctx, grads):
+    q, k, v, *saved = ctx.saved_tensors
+    dq, dk, dv = _backward_op(grads[0].contiguous(), q, k, v, saved, ctx.key, ctx.scale, ctx.causal)
+    return dq, dk, dv, None, None, None
+
+
+_forward_op.register_autograd(_backward, setup_context=_setup_context)
+
+
+def attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: float, causal: bool,
               ordering: Ordering, dropout_p: float) -> Tensor:
+    """The pattern on one process (``pattern.plan`` gives its strided families)."""
     if dropout_p > 0.0:
+        plan = pattern.plan(q.shape[1], q.shape[2])
         out, _, _ = run_forward(q, k, v, plan, scale, causal, ordering, dropout_p, fused=False)
         return out
-    return _StridedAttention.apply(q, k, v, plan, scale, causal, ordering)
+    key = _register(pattern, q.shape[1], q.shape[2], ordering)
+    return _forward_op(q, k, v, key, float(scale), bool(causal))[0]

@@ -1,0 +1,59 @@
+"""The modules are ordinary nn.Modules: state_dict, .to(), autocast, torch.compile, eval determinism."""
+
+import torch
+
+import ringlib
+
+PATTERN = ringlib.Dilated([8, 16], [1, 2])
+
+
+def test_multihead_layout_matches_fused_projection_convention():
+    torch.manual_seed(0)
+    m = ringlib.MultiheadDilatedAttention(16, 4, PATTERN).double()
+    assert list(m.state_dict()) == ["qkv_proj.weight", "qkv_proj.bias", "out_proj.weight", "out_proj.bias"]
+    x = torch.randn(2, 32, 16, dtype=torch.float64)
+    q, k, v = m.qkv_proj(x).view(2, 32, 3, 4, 4).unbind(2)  # [q | k | v], head-major
+    core = ringlib.attention(q, k, v, PATTERN, causal=True).reshape(2, 32, 16)
+    torch.testing.assert_close(m(x, is_causal=True), m.out_proj(core))
+
+
+def test_batch_first_false_and_state_dict_roundtrip():
+    a = ringlib.MultiheadDilatedAttention(16, 2, PATTERN, batch_first=False)
+    b = ringlib.MultiheadDilatedAttention(16, 2, PATTERN)
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(3, 32, 16)
+    torch.testing.assert_close(a(x.transpose(0, 1)).transpose(0, 1), b(x))
+
+
+def test_to_dtype_autocast_and_eval_determinism():
+    m = ringlib.MultiheadDilatedAttention(16, 2, PATTERN, dropout=0.3, output_dropout=0.3)
+    x = torch.randn(2, 32, 16)
+    m.eval()
+    torch.testing.assert_close(m(x), m(x))
+    m.train()
+    assert not torch.equal(m(x), m(x))
+    m.eval()
+    assert m.to(torch.float64)(x.double()).dtype == torch.float64
+    m.float()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = m(x)
+    assert y.dtype == torch.bfloat16
+    assert (y.float() - m(x)).abs().max() < 0.1
+
+
+def test_torch_compile_fullgraph_forward_and_backward():
+    m = ringlib.MultiheadDilatedAttention(16, 4, ringlib.Dilated([8, 16], [1, 2]), ordering="hilbert")
+    compiled = torch.compile(m, fullgraph=True)
+    x = torch.randn(2, 32, 16, requires_grad=True)
+    out, ref = compiled(x, is_causal=True), m(x, is_causal=True)
+    torch.testing.assert_close(out, ref)
+    (g_out,) = torch.autograd.grad(out.sum(), x)
+    (g_ref,) = torch.autograd.grad(ref.sum(), x)
+    torch.testing.assert_close(g_out, g_ref)
+
+
+def test_dilated_attention_module_matches_functional():
+    m = ringlib.DilatedAttention(PATTERN, ordering="snake", scale=0.2)
+    q, k, v = (torch.randn(1, 32, 3, 8) for _ in range(3))
+    torch.testing.assert_close(m(q, k, v, is_causal=True),
+                               ringlib.attention(q, k, v, PATTERN, causal=True, scale=0.2, ordering="snake"))
