@@ -25,6 +25,18 @@ def _additive(mask: Tensor | None, dtype: torch.dtype) -> Tensor | None:
     return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill_(~mask, _NEG_INF)
 
 
+def _cuda_bias(mask: Tensor | None, q: Tensor, k: Tensor) -> Tensor | None:
+    """Additive bias for the memory-efficient CUDA kernel: broadcast over batch and heads,
+    last dimension padded to a multiple of 16 so that its row stride is aligned."""
+    if mask is None:
+        return None
+    rows_k = k.shape[2]
+    padded = (rows_k + 15) // 16 * 16
+    bias = torch.zeros(mask.shape[-2], padded, dtype=q.dtype, device=q.device)
+    bias[:, :rows_k].masked_fill_(~mask, _NEG_INF)
+    return bias[:, :rows_k].expand(q.shape[0], q.shape[1], q.shape[2], rows_k)
+
+
 def _use_fused(q: Tensor) -> bool:
     return q.device.type in ("cpu", "cuda") and q.dtype in (
         torch.float64,
@@ -46,9 +58,7 @@ def forward(q: Tensor, k: Tensor, v: Tensor, scale: float, causal: bool, mask: T
         if mask is None and q.dtype in (torch.float16, torch.bfloat16) and q.shape[-1] <= 256:
             res = torch.ops.aten._scaled_dot_product_flash_attention(q, k, v, 0.0, causal, False, scale=scale)
             return res[0], res[1]
-        bias = _additive(mask, q.dtype)
-        if bias is not None:
-            bias = bias.expand(q.shape[0], q.shape[1], q.shape[2], k.shape[2])
+        bias = _cuda_bias(mask, q, k)
         res = torch.ops.aten._scaled_dot_product_efficient_attention(
             q, k, v, bias, True, 0.0, causal, scale=scale
         )
@@ -65,17 +75,15 @@ def backward(do: Tensor, q: Tensor, k: Tensor, v: Tensor, o: Tensor, lse: Tensor
                 do, q, k, v, o, lse, 0.0, causal, attn_mask=_additive(mask, q.dtype), scale=scale
             )
         if mask is None and q.dtype in (torch.float16, torch.bfloat16) and q.shape[-1] <= 256:
-            rows_q, rows_k = q.shape[2], k.shape[2]
-            empty = torch.empty(0, dtype=torch.long, device=q.device)
-            seed = torch.zeros((), dtype=torch.long, device=q.device)  # unused without dropout
+            # the philox state is unused without dropout but must have the kernel's dtype
+            seed = torch.zeros(2, dtype=torch.uint64, device=q.device)
+            offset = torch.zeros((), dtype=torch.uint64, device=q.device)
             return torch.ops.aten._scaled_dot_product_flash_attention_backward(
-                do, q, k, v, o, lse.float(), empty, empty, rows_q, rows_k, 0.0, causal, seed, seed,
-                scale=scale,
+                do, q, k, v, o, lse.float(), None, None, q.shape[2], k.shape[2], 0.0, causal,
+                seed, offset, scale=scale,
             )
-        bias = _additive(mask, q.dtype)
-        if bias is not None:
-            bias = bias.expand(q.shape[0], q.shape[1], q.shape[2], k.shape[2])
-        seed = torch.empty((), dtype=torch.long, device=q.device)
+        bias = _cuda_bias(mask, q, k)
+        seed = torch.zeros((), dtype=torch.long)
         dq, dk, dv, _ = torch.ops.aten._scaled_dot_product_efficient_attention_backward(
             do, q, k, v, bias, o, _pad_lse(lse), seed, seed, 0.0, [True, True, True, False],
             causal, scale=scale,

@@ -1,0 +1,132 @@
+"""Forward and forward+backward time of ``ringlib.attention`` against dense SDPA.
+
+Effective FLOPs follow the performance issue: ``4 b d sum_i heads_i n w_i / r_i^2`` for a
+dilated pattern (heads_i = heads that compute pattern i), ``4 b d h n^2`` for dense
+attention; forward+backward counts 3.5x the forward. Peak memory is reported as
+peak-minus-baseline on CUDA (allocator statistics) and is not measured on CPU.
+
+    python benchmarks/attention.py --device cpu --lengths 2048,4096          # small, on CPU
+    python benchmarks/attention.py --device cuda --lengths 8192,32768,131072  # one H100
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import time
+
+import torch
+import torch.nn.functional as F
+
+import ringlib
+
+
+def timed(fn, device: str, iters: int, warmup: int = 3) -> float:
+    """Median seconds of ``fn()``."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(iters):
+        if device == "cuda":
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            torch.cuda.synchronize()
+            samples.append(start.elapsed_time(end) / 1e3)
+        else:
+            t0 = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - t0)
+    return sorted(samples)[len(samples) // 2]
+
+
+def dilated_flops(pattern: ringlib.Dilated, b: int, n: int, h: int, d: int) -> float:
+    total = 0.0
+    groups = pattern.head_groups(h)
+    for i, (w, r) in enumerate(zip(pattern.segment_lengths, pattern.dilation_rates)):
+        heads = h if pattern.mixing == "lse" else groups[i][1]
+        total += heads * n * min(w, n) / r**2
+    return 4.0 * b * d * total
+
+
+def measure(name, fn, flops, args, q, k, v):
+    def fwd():
+        with torch.no_grad():
+            fn(q, k, v)
+
+    grad = torch.randn_like(q)
+
+    def fwd_bwd():
+        out = fn(q, k, v)
+        out.backward(grad)
+
+    row = {"case": name}
+    for label, call, factor in (("fwd", fwd, 1.0), ("fwd+bwd", fwd_bwd, 3.5)):
+        if args.device == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+        seconds = timed(call, args.device, args.iters)
+        row[f"{label}_ms"] = seconds * 1e3
+        row[f"{label}_tflops"] = factor * flops / seconds / 1e12
+        if args.device == "cuda":
+            row[f"{label}_peak_mib"] = (torch.cuda.max_memory_allocated() - base) / 2**20
+        for t in (q, k, v):
+            t.grad = None
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--dtype", default=None, help="default: bfloat16 on cuda, float32 on cpu")
+    parser.add_argument("--lengths", default="2048,4096")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--heads", type=int, default=8)
+    parser.add_argument("--head-dim", type=int, default=64)
+    parser.add_argument("--segments", default="2048,4096,8192")
+    parser.add_argument("--rates", default="1,2,4")
+    parser.add_argument("--iters", type=int, default=10)
+    parser.add_argument("--no-dense-above", type=int, default=1 << 30,
+                        help="skip dense SDPA above this length (time/memory)")
+    parser.add_argument("--json", default=None, help="write the rows as JSON here")
+    args = parser.parse_args()
+    dtype = getattr(torch, args.dtype) if args.dtype else (torch.bfloat16 if args.device == "cuda" else torch.float32)
+    segments = [int(x) for x in args.segments.split(",")]
+    rates = [int(x) for x in args.rates.split(",")]
+    b, h, d = args.batch, args.heads, args.head_dim
+    rows = []
+    for n in (int(x) for x in args.lengths.split(",")):
+        q, k, v = (torch.randn(b, n, h, d, device=args.device, dtype=dtype, requires_grad=True) for _ in range(3))
+        if n <= args.no_dense_above:
+            def dense(q, k, v):
+                return F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2),
+                                                      v.transpose(1, 2)).transpose(1, 2)
+
+            rows.append({"n": n, **measure("dense sdpa", dense, 4.0 * b * d * h * n * n, args, q, k, v)})
+        for mixing in ("lse", "head_groups"):
+            pattern = ringlib.Dilated(segments, rates, mixing=mixing)
+            rows.append({"n": n, **measure(f"dilated {mixing}", lambda q, k, v: ringlib.attention(q, k, v, pattern),
+                                           dilated_flops(pattern, b, n, h, d), args, q, k, v)})
+    device_name = torch.cuda.get_device_name() if args.device == "cuda" else platform.processor() or "cpu"
+    print(f"# ringlib attention benchmark: {device_name}, torch {torch.__version__}, {dtype}, "
+          f"batch {b}, heads {h}, head_dim {d}, segments {segments}, rates {rates}, "
+          f"{datetime.date.today().isoformat()}")
+    keys = ["n", "case", "fwd_ms", "fwd_tflops", "fwd+bwd_ms", "fwd+bwd_tflops"]
+    if args.device == "cuda":
+        keys += ["fwd_peak_mib", "fwd+bwd_peak_mib"]
+    print("| " + " | ".join(keys) + " |")
+    print("|" + "---|" * len(keys))
+    for row in rows:
+        print("| " + " | ".join(f"{row[k]:.3f}" if isinstance(row[k], float) else str(row[k]) for k in keys) + " |")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"device": device_name, "torch": torch.__version__, "dtype": str(dtype),
+                       "date": datetime.date.today().isoformat(), "rows": rows}, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()

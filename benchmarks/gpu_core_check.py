@@ -1,0 +1,65 @@
+"""On a CUDA device: the strided backend against the float64 reference, in every dtype.
+
+Prints one row per (pattern, dtype, causal, ordering) with the flash-style rule verdict for
+the output and the q/k/v gradients; exits 1 on any failure.
+
+    python benchmarks/gpu_core_check.py
+"""
+
+from __future__ import annotations
+
+import sys
+
+import torch
+
+import ringlib
+from ringlib import compat
+from ringlib.testing import compare
+
+PATTERNS = [
+    ringlib.Dense(),
+    ringlib.Dilated([64, 128, 256], [1, 2, 4]),
+    ringlib.Dilated([64, 128, 256], [1, 2, 4], mixing="head_groups"),
+    ringlib.Dilated([48, 200], [3, 5]),
+    compat.Regions([128, 256], [1, 2]),
+    compat.FirstSegment([128, 256], [1, 2]),
+    compat.StridedKeys([128, 256], [1, 2]),
+]
+
+
+def main() -> int:
+    device = "cuda"
+    failures = 0
+    n, h, d = 300, 5, 64
+    gen = torch.Generator().manual_seed(0)
+    base = [torch.randn(2, n, h, d, generator=gen, dtype=torch.float64) for _ in range(3)]
+    grad = torch.randn(2, n, h, d, generator=gen, dtype=torch.float64)
+    print("| pattern | dtype | causal | ordering | out err / bound | worst grad err / bound | ok |")
+    print("|---|---|---|---|---|---|---|")
+    for pattern in PATTERNS:
+        for causal in (False, True):
+            for ordering in (None, "hilbert"):
+                q64, k64, v64 = (t.to(device).requires_grad_() for t in base)
+                ref = ringlib.attention(q64, k64, v64, pattern, causal=causal, ordering=ordering, backend="reference")
+                g_ref = torch.autograd.grad(ref, (q64, k64, v64), grad.to(device))
+                for dtype in (torch.float32, torch.bfloat16, torch.float16):
+                    lo = [t.detach().to(dtype).requires_grad_() for t in (q64, k64, v64)]
+                    plain = ringlib.attention(*lo, pattern, causal=causal, ordering=ordering, backend="reference")
+                    g_plain = torch.autograd.grad(plain, lo, grad.to(device, dtype))
+                    lo2 = [t.detach().clone().requires_grad_() for t in lo]
+                    out = ringlib.attention(*lo2, pattern, causal=causal, ordering=ordering, backend="sdpa")
+                    g_out = torch.autograd.grad(out, lo2, grad.to(device, dtype))
+                    c_out = compare(out, plain, ref)
+                    c_grads = [compare(a, p, r) for a, p, r in zip(g_out, g_plain, g_ref)]
+                    worst = max(c_grads, key=lambda c: c.tested_error / c.bound)
+                    ok = c_out.ok and all(c.ok for c in c_grads) and not torch.isnan(out).any()
+                    failures += not ok
+                    print(f"| {pattern!r} | {str(dtype)[6:]} | {causal} | {ordering} | "
+                          f"{c_out.tested_error:.2e} / {c_out.bound:.2e} | "
+                          f"{worst.tested_error:.2e} / {worst.bound:.2e} | {'PASS' if ok else 'FAIL'} |")
+    print(f"\n{failures} failure(s); torch {torch.__version__}, {torch.cuda.get_device_name()}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
