@@ -67,7 +67,7 @@ class Regions(Pattern):
             for d0, d1, rows, _ in lane_intervals(rate, seg.length, heads, per_head=False):
                 parts.append(StridedParts(1, seg.length, d1 - d0, 0, heads, 0, 1,
                                           seg.start + d0, rows, rate, seg.start + d0, rows, rate))
-        return Plan((Branch(tuple(seg for seg, _ in regions), tuple(parts)),), "sum")
+        return Plan((Branch(tuple(seg for seg, _ in regions), tuple(parts)),), "sum", disjoint=True)
 
     def reference_parts(self, n, heads, ordering):
         out = []
@@ -117,9 +117,10 @@ class FirstSegment(Pattern):
     def _plan(self, n: int, heads: int) -> Plan:
         kept = [(c, r) for c, r in self.index_sets(n)]
         weight = 1.0 / len(kept) if kept else 1.0
-        parts = tuple(StridedParts(1, n, 1, 0, heads, 0, 1, 0, c, r, 0, c, r, weight=weight)
-                      for c, r in kept if c > 0)
-        return Plan((Branch((Segmentation(0, n, 1),), parts),), "sum")
+        whole = (Segmentation(0, n, 1),)
+        branches = tuple(Branch(whole, (StridedParts(1, n, 1, 0, heads, 0, 1, 0, c, r, 0, c, r, weight=weight),))
+                         for c, r in kept if c > 0)
+        return Plan(branches, "sum")
 
     def reference_parts(self, n, heads, ordering):
         kept = self.index_sets(n)
@@ -161,7 +162,7 @@ class StridedKeys(Pattern):
                                        seg.start, seg.length, 1, seg.start, ceil_div(seg.length, r), r)
                           for seg in segs)
             branches.append(Branch(segs, parts))
-        return Plan(tuple(branches), "sum")
+        return Plan(tuple(branches), "sum", disjoint=True)
 
     def reference_parts(self, n, heads, ordering):
         out = []

@@ -144,7 +144,7 @@ class Dense(Pattern):
 
     def _plan(self, n: int, heads: int) -> Plan:
         part = StridedParts(1, n, 1, 0, heads, 0, 1, 0, n, 1, 0, n, 1)
-        return Plan((Branch((Segmentation(0, n, 1),), (part,)),), "lse")
+        return Plan((Branch((Segmentation(0, n, 1),), (part,)),), "lse", disjoint=True)
 
     def reference_parts(self, n, heads, ordering):
         return [ReferencePart(tuple(range(heads)), torch.ones(n, n, dtype=torch.bool))]
@@ -212,7 +212,7 @@ class Dilated(Pattern):
                         seg.count, seg.length, 1, 0, size, first, 1,
                         seg.start + offset, rows, r, seg.start + offset, rows, r, weight=1.0 / g))
             branches.append(Branch(segs, tuple(parts)))
-        return Plan(tuple(branches), self.combine)  # type: ignore[arg-type]
+        return Plan(tuple(branches), self.combine, disjoint=self.mixing == "head_groups")  # type: ignore[arg-type]
 
     def reference_parts(self, n, heads, ordering):
         out = []

@@ -63,7 +63,8 @@ class Segmentation:
 
 @dataclass(frozen=True)
 class Branch:
-    """Parts that share one segmentation (hence one ordering of q, k, v)."""
+    """Parts that share one segmentation (hence one ordering of q, k, v). The parts of a
+    branch never cover the same (position, head) twice."""
 
     segmentations: tuple[Segmentation, ...]
     parts: tuple[StridedParts, ...]
@@ -81,6 +82,7 @@ class Plan:
 
     branches: tuple[Branch, ...]
     combine: Literal["lse", "sum"]
+    disjoint: bool = False  # no (position, head) is covered by two parts
 
     @property
     def parts(self) -> tuple[StridedParts, ...]:

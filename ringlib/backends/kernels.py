@@ -78,8 +78,11 @@ def backward(do: Tensor, q: Tensor, k: Tensor, v: Tensor, o: Tensor, lse: Tensor
             # the philox state is unused without dropout but must have the kernel's dtype
             seed = torch.zeros(2, dtype=torch.uint64, device=q.device)
             offset = torch.zeros((), dtype=torch.uint64, device=q.device)
+            # the CUDA flash backward assumes dense row-major operands (strided views give
+            # wrong gradients in torch 2.11), so it gets contiguous copies
+            do, q, k, v, o = (t.contiguous() for t in (do, q, k, v, o))
             return torch.ops.aten._scaled_dot_product_flash_attention_backward(
-                do, q, k, v, o, lse.float(), None, None, q.shape[2], k.shape[2], 0.0, causal,
+                do, q, k, v, o, lse.float().contiguous(), None, None, q.shape[2], k.shape[2], 0.0, causal,
                 seed, offset, scale=scale,
             )
         bias = _cuda_bias(mask, q, k)

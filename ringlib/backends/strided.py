@@ -64,13 +64,16 @@ def _read(x: Tensor, part: StridedParts, keys: bool, in_place: bool) -> Tensor:
     return x.reshape(b, n * h, *rest)[:, index.reshape(-1)].view(b, *index.shape, *rest)
 
 
-def _flat(view: Tensor) -> Tensor:
-    """``(b, S, R, J, rows, d)`` -> ``(b*S*R*J, 1, rows, d)`` for the kernels."""
-    return view.reshape(-1, 1, view.shape[-2], view.shape[-1])
+def _as_4d(view: Tensor) -> Tensor:
+    """``(b, S, 1, J, rows, *d)`` -> ``(b*S, J, rows, *d)``: a view whenever the segments tile
+    the batch (the common case), so the kernels read q, k, v in place."""
+    b, segments, lanes, heads, rows, *rest = view.shape
+    assert lanes == 1
+    return view.reshape(b * segments, heads, rows, *rest)
 
 
 def _lanes_split(part: StridedParts) -> list[StridedParts]:
-    """One family per residue lane (needed when a mask differs from lane to lane)."""
+    """One family per residue lane: each lane is a plain 4-D strided view of q, k, v."""
     if part.lanes == 1:
         return [part]
     return [StridedParts(part.segments, part.segment_stride, 1, 0, part.heads,
@@ -100,13 +103,9 @@ def _gather_index(ordering: Ordering, branch: Branch, n: int, device: torch.devi
     return idx, inverse
 
 
-def _pieces(branch: Branch, causal: bool, ordered: bool) -> list[StridedParts]:
-    """The families of a branch as executed: lanes are split where the causal mask differs
-    from lane to lane (under an ordering, or when query and key rows differ)."""
-    out = []
-    for part in branch.parts:
-        out += _lanes_split(part) if causal and (ordered or not part.same_rows) else [part]
-    return out
+def _pieces(branch: Branch) -> list[StridedParts]:
+    """The single-lane families of a branch, as executed."""
+    return [piece for part in branch.parts for piece in _lanes_split(part)]
 
 
 def _mask(part: StridedParts, index, causal: bool, device) -> tuple[bool, Tensor | None]:
@@ -124,61 +123,76 @@ def _mask(part: StridedParts, index, causal: bool, device) -> tuple[bool, Tensor
     return False, k_rows.unsqueeze(0) <= q_rows.unsqueeze(1)
 
 
+def _combine_lse(outs: list[Tensor], lses: list[Tensor]) -> tuple[Tensor, Tensor]:
+    """LongNet eq. 10 across branches: weights softmax(lse_i) per (position, head), in one
+    pass over each branch output. Rows no branch covers stay 0 with lse -inf."""
+    stacked = torch.stack(lses)
+    top = stacked.amax(0)
+    top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
+    weights = torch.exp(stacked - top)
+    total = weights.sum(0)
+    weights = weights / torch.where(total > 0, total, torch.ones_like(total))
+    out = sum(w.unsqueeze(-1) * o for w, o in zip(weights, outs))
+    return out, torch.where(total > 0, top + torch.log(total), torch.full_like(top, float("-inf")))
+
+
 def run_forward(q: Tensor, k: Tensor, v: Tensor, plan: Plan, scale: float, causal: bool,
                 ordering: Ordering, dropout_p: float = 0.0, fused: bool = True):
-    """Compute the pattern. Returns ``(out, lse_total | None, per_part_results)``.
+    """Compute the pattern. Returns ``(out, lse | None, per_part_results)``.
 
+    Parts of one branch never overlap, so each branch writes its parts straight into one
+    buffer; branches then combine by LSE or by sum. Without an ordering, a "sum" plan whose
+    branches are disjoint too writes everything into the output itself.
     ``fused=False`` runs the plain math kernel under autograd (used for dropout).
     """
     b, n, h, d = q.shape
     acc = _acc_dtype(q.dtype)
     device = q.device
-    out = torch.zeros(b, n, h, d, dtype=acc, device=device)
-    total_lse = torch.full((b, n, h), float("-inf"), dtype=acc, device=device) if plan.combine == "lse" else None
-    results = []
-    index_of = (lambda br: _gather_index(ordering, br, n, device)) if ordering is not None else (lambda br: None)
+    shared = plan.combine == "sum" and plan.disjoint and ordering is None
+    out = torch.zeros_like(q) if shared else None
+    outs, lses, results = [], [], []
     for branch in plan.branches:
-        index = index_of(branch)
+        index = _gather_index(ordering, branch, n, device) if ordering is not None else None
         qb, kb, vb = (q, k, v) if index is None else (x.index_select(1, index[0]) for x in (q, k, v))
-        if index is None:
-            b_out, b_lse = out, total_lse
-        else:
-            b_out = torch.zeros_like(out)
-            b_lse = torch.full_like(total_lse, float("-inf")) if total_lse is not None else None
-        for piece in _pieces(branch, causal, index is not None):
+        b_out = out if shared else torch.zeros_like(q)
+        b_lse = torch.full((b, n, h), float("-inf"), dtype=acc, device=device) if plan.combine == "lse" else None
+        for piece in _pieces(branch):
             flag, mask = _mask(piece, index, causal, device)
-            q4 = _flat(_read(qb, piece, False, fused))
-            k4 = _flat(_read(kb, piece, True, fused))
-            v4 = _flat(_read(vb, piece, True, fused))
+            q4, k4, v4 = (_as_4d(_read(x, piece, keys, fused)) for x, keys in ((qb, False), (kb, True), (vb, True)))
             if fused:
                 o4, l4 = kernels.forward(q4, k4, v4, scale, flag, mask)
             else:
                 o4, l4 = kernels.math_forward(q4, k4, v4, scale, flag, mask, dropout_p)
-            results.append((o4, l4))
-            o_view = _read(b_out, piece, False, fused)
-            o6 = o4.view(o_view.shape).to(acc)
+            shape = rows_view(b_out, piece, keys=False).shape
             if plan.combine == "sum":
-                b_out = _write(b_out, piece, o_view + o6 * piece.weight, fused)
+                results.append((o4, l4.to(acc)))
+                b_out = _write(b_out, piece, (o4 * piece.weight).view(shape), fused)
             else:
-                l_view = _read(b_lse, piece, False, fused)
-                new_o, new_l = lse_ops.merge(o_view, l_view, o6, l4.view(l_view.shape).to(acc))
-                b_out = _write(b_out, piece, new_o, fused)
-                b_lse = _write(b_lse, piece, new_l, fused)
-        if index is None:
-            out, total_lse = b_out, b_lse
+                b_out = _write(b_out, piece, o4.view(shape), fused)
+                b_lse = _write(b_lse, piece, l4.to(acc).view(shape[:-1]), fused)
         if index is not None:
-            inverse = index[1]
-            if plan.combine == "sum":
-                out = out + b_out.index_select(1, inverse)
-            else:
-                merged_o, merged_l = lse_ops.merge(out, total_lse, b_out.index_select(1, inverse),
-                                                   b_lse.index_select(1, inverse))
-                out, total_lse = merged_o, merged_l
-    return out.to(q.dtype), total_lse, results
+            b_out = b_out.index_select(1, index[1])
+            b_lse = b_lse.index_select(1, index[1]) if b_lse is not None else None
+        if shared:
+            out = b_out
+        else:
+            outs.append(b_out)
+            lses.append(b_lse)
+    if shared:
+        return out, None, results
+    if plan.combine == "sum":
+        total = outs[0].to(acc)
+        for extra in outs[1:]:
+            total = total + extra
+        return total.to(q.dtype), None, results
+    merged, total_lse = _combine_lse(outs, lses)
+    return merged.to(q.dtype), total_lse, results
 
 
 def run_backward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, total_lse: Tensor | None,
                  results, plan: Plan, scale: float, causal: bool, ordering: Ordering):
+    """Gradients of ``run_forward``: each family's fused backward, fed the merged output and
+    log-sum-exp under "lse" (exact union-softmax gradient) or its own under "sum"."""
     b, n, h, d = q.shape
     acc = _acc_dtype(q.dtype)
     device = q.device
@@ -191,24 +205,20 @@ def run_backward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, tot
         qb, kb, vb, dob = perm(q), perm(k), perm(v), perm(dout)
         ob, lb = (perm(out), perm(total_lse)) if total_lse is not None else (None, None)
         gb = grads if index is None else [torch.zeros_like(g) for g in grads]
-        for piece in _pieces(branch, causal, index is not None):
+        for piece in _pieces(branch):
             flag, mask = _mask(piece, index, causal, device)
-            q4 = _flat(rows_view(qb, piece, keys=False))
-            k4 = _flat(rows_view(kb, piece, keys=True))
-            v4 = _flat(rows_view(vb, piece, keys=True))
-            do4 = _flat(rows_view(dob, piece, keys=False))
+            q4, k4, v4 = (_as_4d(rows_view(x, piece, keys)) for x, keys in ((qb, False), (kb, True), (vb, True)))
+            do4 = _as_4d(rows_view(dob, piece, keys=False))
             if plan.combine == "lse":
-                o4 = _flat(rows_view(ob, piece, keys=False))
-                l4 = rows_view(lb, piece, keys=False).reshape(-1, 1, piece.q_count)
+                o4 = _as_4d(rows_view(ob, piece, keys=False))
+                l4 = _as_4d(rows_view(lb, piece, keys=False))
             else:
                 o4, l4 = next(step)
                 do4 = do4 * piece.weight
-            dq4, dk4, dv4 = kernels.backward(do4.contiguous(), q4.contiguous(), k4.contiguous(),
-                                             v4.contiguous(), o4.contiguous(), l4.contiguous(),
-                                             scale, flag, mask)
+            dq4, dk4, dv4 = kernels.backward(do4, q4, k4, v4, o4, l4, scale, flag, mask)
             for g, grad4, keys in ((gb[0], dq4, False), (gb[1], dk4, True), (gb[2], dv4, True)):
                 view = rows_view(g, piece, keys=keys)
-                view.add_(grad4.view(view.shape).to(acc))
+                view.add_(grad4.view(view.shape))
         if index is not None:
             for g, g_branch in zip(grads, gb):
                 g.add_(g_branch.index_select(1, index[1]))
@@ -232,7 +242,7 @@ def _register(pattern, n: int, heads: int, ordering: Ordering) -> str:
     return key
 
 
-def _saved_shapes(q: Tensor, plan: Plan, causal: bool, ordered: bool):
+def _saved_shapes(q: Tensor, plan: Plan):
     """Shapes and dtypes of what the forward saves, for the fake (meta) implementation."""
     b, n, h, d = q.shape
     acc = _acc_dtype(q.dtype)
@@ -240,9 +250,10 @@ def _saved_shapes(q: Tensor, plan: Plan, causal: bool, ordered: bool):
         return [((b, n, h), acc)]
     shapes = []
     for branch in plan.branches:
-        for piece in _pieces(branch, causal, ordered):
-            rows = b * piece.segments * piece.lanes * piece.heads
-            shapes += [((rows, 1, piece.q_count, d), q.dtype), ((rows, 1, piece.q_count), acc)]
+        for piece in _pieces(branch):
+            rows = b * piece.segments
+            shapes += [((rows, piece.heads, piece.q_count, d), q.dtype),
+                       ((rows, piece.heads, piece.q_count), acc)]
     return shapes
 
 
@@ -258,7 +269,7 @@ def _forward_op(q: Tensor, k: Tensor, v: Tensor, key: str, scale: float, causal:
 @_forward_op.register_fake
 def _(q, k, v, key, scale, causal):
     plan, ordering = _REGISTERED[key]
-    saved = _saved_shapes(q, plan, causal, ordering is not None)
+    saved = _saved_shapes(q, plan)
     return [torch.empty_like(q), *(q.new_empty(shape, dtype=dtype) for shape, dtype in saved)]
 
 
