@@ -59,6 +59,8 @@ def forward(q: Tensor, k: Tensor, v: Tensor, scale: float, causal: bool, mask: T
             res = torch.ops.aten._scaled_dot_product_flash_attention(q, k, v, 0.0, causal, False, scale=scale)
             return res[0], res[1]
         bias = _cuda_bias(mask, q, k)
+        if bias is not None:  # the memory-efficient kernel faults on strided operands with a bias
+            q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
         res = torch.ops.aten._scaled_dot_product_efficient_attention(
             q, k, v, bias, True, 0.0, causal, scale=scale
         )
@@ -78,14 +80,14 @@ def backward(do: Tensor, q: Tensor, k: Tensor, v: Tensor, o: Tensor, lse: Tensor
             # the philox state is unused without dropout but must have the kernel's dtype
             seed = torch.zeros(2, dtype=torch.uint64, device=q.device)
             offset = torch.zeros((), dtype=torch.uint64, device=q.device)
-            # the CUDA flash backward assumes dense row-major operands (strided views give
-            # wrong gradients in torch 2.11), so it gets contiguous copies
-            do, q, k, v, o = (t.contiguous() for t in (do, q, k, v, o))
+            # strided q, k, v, o, do are fine; a strided log-sum-exp is not (torch 2.11)
             return torch.ops.aten._scaled_dot_product_flash_attention_backward(
                 do, q, k, v, o, lse.float().contiguous(), None, None, q.shape[2], k.shape[2], 0.0, causal,
                 seed, offset, scale=scale,
             )
         bias = _cuda_bias(mask, q, k)
+        if bias is not None:
+            do, q, k, v, o = (t.contiguous() for t in (do, q, k, v, o))
         seed = torch.zeros((), dtype=torch.long)
         dq, dk, dv, _ = torch.ops.aten._scaled_dot_product_efficient_attention_backward(
             do, q, k, v, bias, o, _pad_lse(lse), seed, seed, 0.0, [True, True, True, False],

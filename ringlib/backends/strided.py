@@ -131,8 +131,10 @@ def _combine_lse(outs: list[Tensor], lses: list[Tensor]) -> tuple[Tensor, Tensor
     top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
     weights = torch.exp(stacked - top)
     total = weights.sum(0)
-    weights = weights / torch.where(total > 0, total, torch.ones_like(total))
-    out = sum(w.unsqueeze(-1) * o for w, o in zip(weights, outs))
+    weights = (weights / torch.where(total > 0, total, torch.ones_like(total))).unsqueeze(-1)
+    out = outs[0] * weights[0]
+    for w, o in zip(weights[1:], outs[1:]):
+        out.addcmul_(o, w)
     return out, torch.where(total > 0, top + torch.log(total), torch.full_like(top, float("-inf")))
 
 

@@ -1,0 +1,185 @@
+"""The ``sdpa`` path of block-sparse attention: batched active block pairs.
+
+Every active pair (query block, key block) is one ``bs x bs`` attention; all pairs of a chunk
+go through one fused kernel call that also returns the log-sum-exp (``backends.kernels``).
+Then, per query block row:
+
+* ``softmax``: the pairs merge by log-sum-exp into the row softmax over all their keys;
+* ``per_block_sum``: the pairs' outputs are summed, each times its multiplicity.
+
+Memory is ``O(active pairs * bs * d)``: linear in the sequence length for a fixed number of
+active blocks per row, never ``O(n^2)``. Work is cut into chunks of whole rows so that the
+gathered blocks stay under ``CHUNK_ELEMENTS`` per tensor.
+
+Backward is a custom autograd function that recomputes instead of storing per-pair results:
+under ``softmax`` the fused backward kernel of each pair is fed the *merged* output and
+log-sum-exp, which is exactly the gradient of the row softmax; under ``per_block_sum`` each
+pair's ``(o, lse)`` is recomputed. Per-pair weights (the adaptive module's gates) are
+differentiable: a weight ``w`` scales the pair's unnormalised mass (``softmax``) or its
+output (``per_block_sum``), and its gradient is exact also at ``w = 0``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ringlib.backends import kernels
+from ringlib.blocksparse.pairs import BlockPairs
+
+Tensor = torch.Tensor
+
+#: upper bound on the elements of one gathered block tensor (q, k, v or o) per chunk
+CHUNK_ELEMENTS = 1 << 26
+#: stands in for ``L - log(0)`` (a zero-weight pair has probability exactly 0)
+_FAR = 1e30
+
+
+def _acc(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def to_blocks(x: Tensor, nb: int, bs: int, layout_heads: int) -> Tensor:
+    """``(b, n, h, d)`` -> ``(b * h // layout_heads, layout_heads * nb, bs, d)``: the blocks
+    of one batch row and head group by slot ``layout_head * nb + block``."""
+    b, _, h, d = x.shape
+    xb = x[:, : nb * bs].reshape(b, nb, bs, h, d).permute(0, 3, 1, 2, 4)  # (b, h, nb, bs, d)
+    return xb.reshape(b * (h // layout_heads), layout_heads * nb, bs, d)
+
+
+def from_blocks(xs: Tensor, b: int, n: int, h: int) -> Tensor:
+    """Inverse of ``to_blocks``; tokens past the last whole block are zero."""
+    _, slots, bs, d = xs.shape
+    nb = slots * xs.shape[0] // (b * h)
+    x = xs.reshape(b, h, nb, bs, d).permute(0, 2, 3, 1, 4).reshape(b, nb * bs, h, d)
+    if nb * bs < n:
+        x = torch.cat([x, x.new_zeros(b, n - nb * bs, h, d)], 1)
+    return x
+
+
+def _combine(pieces, batch: int, rows: int, bs: int, d: int, softmax: bool, acc: torch.dtype, device):
+    """Merge per-pair results ``(local_row, o, lse, weight)`` into their rows."""
+    if not softmax:
+        out = torch.zeros(batch, rows, bs, d, dtype=acc, device=device)
+        for r, o, _, w in pieces:
+            out = out.index_add(1, r, o * w.view(1, -1, 1, 1))
+        return out, None
+    with torch.no_grad():  # a stabiliser only: any per-row upper bound works
+        m = torch.full((batch, rows, bs), float("-inf"), dtype=acc, device=device)
+        for r, _, lse, _ in pieces:
+            m = m.scatter_reduce(1, r.view(1, -1, 1).expand_as(lse), lse.detach(), "amax")
+        m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+    z = torch.zeros(batch, rows, bs, dtype=acc, device=device)
+    out = torch.zeros(batch, rows, bs, d, dtype=acc, device=device)
+    for r, o, lse, w in pieces:
+        e = w.view(1, -1, 1) * torch.exp(lse - m[:, r])
+        z = z.index_add(1, r, e)
+        out = out.index_add(1, r, e.unsqueeze(-1) * o)
+    out = out / torch.where(z > 0, z, torch.ones_like(z)).unsqueeze(-1)
+    return out, m + torch.log(z)
+
+
+def _run(qs, ks, vs, pairs: BlockPairs, weights, scale: float, softmax: bool, attend):
+    """Forward over all chunks; ``attend(q, k, v, causal) -> (o, lse)`` is the kernel."""
+    batch, slots, bs, d = qs.shape
+    acc = _acc(qs.dtype)
+    out = torch.zeros(batch, slots, bs, d, dtype=acc, device=qs.device)
+    lse = torch.full((batch, slots, bs), float("-inf"), dtype=acc, device=qs.device) if softmax else None
+    for s0, s1 in pairs.chunks(_max_pairs(batch, bs, d)):
+        pieces = []
+        for group, w in zip(pairs.groups, weights):
+            p0, p1 = group.row_ptr[s0], group.row_ptr[s1]
+            if p0 == p1:
+                continue
+            qi, ki = group.q_slot[p0:p1], group.kv_slot[p0:p1]
+            o, l = attend(qs.index_select(1, qi), ks.index_select(1, ki), vs.index_select(1, ki), group.causal)
+            pieces.append((qi - s0, o.to(acc), l.to(acc), w[p0:p1].to(acc)))
+        o_rows, l_rows = _combine(pieces, batch, s1 - s0, bs, d, softmax, acc, qs.device)
+        out[:, s0:s1] = o_rows
+        if softmax:
+            lse[:, s0:s1] = l_rows
+    return out, lse
+
+
+class _BlockSparseFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, q, k, v, pairs, nb, bs, layout_heads, scale, softmax, *weights):
+        b, n, h, _ = q.shape
+        qs, ks, vs = (to_blocks(x, nb, bs, layout_heads) for x in (q, k, v))
+        out_s, lse_s = _run(qs, ks, vs, pairs, weights, scale, softmax,
+                            lambda a, b_, c, causal: kernels.forward(a, b_, c, scale, causal, None))
+        out_s = out_s.to(q.dtype)
+        ctx.save_for_backward(q, k, v, out_s, lse_s if softmax else None, *weights)
+        ctx.meta = (pairs, nb, bs, layout_heads, scale, softmax)
+        return from_blocks(out_s, b, n, h)
+
+    @staticmethod
+    def backward(ctx, dout):
+        q, k, v, out_s, lse_s, *weights = ctx.saved_tensors
+        pairs, nb, bs, layout_heads, scale, softmax = ctx.meta
+        b, n, h, d = q.shape
+        acc = _acc(q.dtype)
+        qs, ks, vs = (to_blocks(x, nb, bs, layout_heads) for x in (q, k, v))
+        dos = to_blocks(dout.to(q.dtype), nb, bs, layout_heads).contiguous()
+        batch = qs.shape[0]
+        grads = [torch.zeros(qs.shape, dtype=acc, device=q.device) for _ in range(3)]
+        need_w = [ctx.needs_input_grad[9 + i] for i in range(len(weights))]
+        dws = [torch.zeros_like(w) if nw else None for w, nw in zip(weights, need_w)]
+        for s0, s1 in pairs.chunks(_max_pairs(batch, bs, d)):
+            for gi, (group, w) in enumerate(zip(pairs.groups, weights)):
+                p0, p1 = group.row_ptr[s0], group.row_ptr[s1]
+                if p0 == p1:
+                    continue
+                qi, ki = group.q_slot[p0:p1], group.kv_slot[p0:p1]
+                qp, kp, vp = qs.index_select(1, qi), ks.index_select(1, ki), vs.index_select(1, ki)
+                dop = dos.index_select(1, qi)
+                wp = w[p0:p1].to(acc)
+                if softmax:
+                    o_row, l_row = out_s.index_select(1, qi), lse_s.index_select(1, qi)
+                    positive = (wp > 0).view(1, -1, 1)
+                    lse_given = torch.where(positive, l_row - torch.log(torch.where(positive, wp.view(1, -1, 1), 1.0)),
+                                            torch.full_like(l_row, _FAR))
+                    dq, dk, dv = kernels.backward(dop, qp, kp, vp, o_row, lse_given.contiguous(), scale,
+                                                  group.causal, None)
+                    if need_w[gi]:
+                        o_p, l_p = kernels.forward(qp, kp, vp, scale, group.causal, None)
+                        frac = torch.where(torch.isfinite(l_row), torch.exp(l_p.to(acc) - l_row), 0.0)
+                        gain = (dop.to(acc) * (o_p.to(acc) - o_row.to(acc))).sum(-1)
+                        dws[gi][p0:p1] += (frac * gain).sum((0, 2)).to(w.dtype)
+                else:
+                    o_p, l_p = kernels.forward(qp, kp, vp, scale, group.causal, None)
+                    scaled = (dop.to(acc) * wp.view(1, -1, 1, 1)).to(q.dtype)
+                    dq, dk, dv = kernels.backward(scaled.contiguous(), qp, kp, vp, o_p, l_p, scale,
+                                                  group.causal, None)
+                    if need_w[gi]:
+                        dws[gi][p0:p1] += (dop.to(acc) * o_p.to(acc)).sum((0, 2, 3)).to(w.dtype)
+                grads[0].index_add_(1, qi, dq.to(acc))
+                grads[1].index_add_(1, ki, dk.to(acc))
+                grads[2].index_add_(1, ki, dv.to(acc))
+        dq, dk, dv = (from_blocks(g.to(q.dtype), b, n, h) for g in grads)
+        return (dq, dk, dv, None, None, None, None, None, None, *dws)
+
+
+def _max_pairs(batch: int, bs: int, d: int) -> int:
+    return max(1, CHUNK_ELEMENTS // (batch * bs * d))
+
+
+def attention(q: Tensor, k: Tensor, v: Tensor, pairs: BlockPairs, *, block_size: int, layout_heads: int,
+              scale: float, softmax: bool, weights: tuple[Tensor, ...] | None = None,
+              dropout_p: float = 0.0) -> Tensor:
+    """Block-sparse attention of ``(b, n, h, d)`` tensors over ``pairs``.
+
+    ``weights``: one tensor per pair group (default: the pairs' multiplicities).
+    ``dropout_p > 0`` runs the plain math kernel under autograd (dropout on each pair's
+    probabilities equals dropout on the row's, since they differ by a per-pair factor).
+    """
+    nb = q.shape[1] // block_size
+    if weights is None:
+        weights = tuple(g.count for g in pairs.groups)
+    if dropout_p > 0.0:
+        b, n, h, _ = q.shape
+        qs, ks, vs = (to_blocks(x, nb, block_size, layout_heads) for x in (q, k, v))
+        out_s, _ = _run(qs, ks, vs, pairs, weights, scale, softmax,
+                        lambda a, b_, c, causal: kernels.math_forward(a, b_, c, scale, causal, None, dropout_p))
+        return from_blocks(out_s.to(q.dtype), b, n, h)
+    return _BlockSparseFunction.apply(q, k, v, pairs, nb, block_size, layout_heads, float(scale), softmax,
+                                      *weights)

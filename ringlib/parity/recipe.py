@@ -1,0 +1,175 @@
+"""Build what the codemod's rewrite of an old call builds, by rendering it to source and running it.
+
+Check 1 of the harness compares the shim's instance with "the instance the codemod's
+rewrite builds". The honest way to get the latter is the codemod's own path: turn the
+registry's ``Rewrite`` recipe into the canonical call's *source text*, exactly as
+``ringlib migrate`` writes it into a user's file, then evaluate that text. Argument values
+that have no literal spelling (config objects, tensors) are bound to variables of the
+evaluation namespace, the way a user's code would reference them.
+
+When the codemod package exposes a renderer (``ringlib_codemods`` function taking the
+Rewrite and the argument sources), it is used; otherwise the small renderer below, written
+from the ``Rewrite``/``Arg`` schema of ``ringlib.registry``, stands in.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any, Callable, Mapping
+
+from ringlib.registry import REQUIRED, Arg, LegacyName, Rewrite
+
+PATTERN_PLACEHOLDER = "<pattern>"
+
+
+class RecipeError(Exception):
+    """The recipe cannot be rendered for these arguments (the codemod would not rewrite)."""
+
+
+def is_literal(value: Any) -> bool:
+    """Values whose ``repr`` is valid Python source that evaluates back to them."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(is_literal(v) for v in value)
+    if isinstance(value, dict):
+        return all(is_literal(k) and is_literal(v) for k, v in value.items())
+    return False
+
+
+def bind(entry: LegacyName, kwargs: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any], set[str]]:
+    """Source text of every old parameter: ``(sources, namespace, defaulted)``.
+
+    Passed literals render as their ``repr``; other values as a variable bound in the
+    namespace. Parameters left out take their old default (``defaulted`` lists them).
+    """
+    sources: dict[str, str] = {}
+    namespace: dict[str, Any] = {}
+    defaulted: set[str] = set()
+    known = {p.name for p in entry.params}
+    unknown = set(kwargs) - known
+    if unknown and not any(p.kind == "var_keyword" for p in entry.params):
+        raise RecipeError(f"{entry.name} has no parameter(s) {sorted(unknown)}")
+    for param in entry.params:
+        if param.kind in ("var_positional", "var_keyword"):
+            continue
+        if param.name in kwargs:
+            value = kwargs[param.name]
+        elif param.default is REQUIRED:
+            raise RecipeError(f"{entry.name}: required parameter {param.name!r} not given")
+        else:
+            value = param.default
+            defaulted.add(param.name)
+        if is_literal(value):
+            sources[param.name] = repr(value)
+        else:
+            var = f"_arg_{param.name}"
+            namespace[var] = value
+            sources[param.name] = var
+    return sources, namespace, defaulted
+
+
+def _render_args(args, sources: Mapping[str, str], defaulted: set[str], pattern_src: str | None) -> list[str]:
+    out = []
+    for arg in args:
+        if arg.source is not None and arg.omit_if_default and arg.source in defaulted:
+            continue
+        src = _arg_source(arg, sources, pattern_src)
+        out.append(src if arg.keyword is None else f"{arg.keyword}={src}")
+    return out
+
+
+def _arg_source(arg: Arg, sources: Mapping[str, str], pattern_src: str | None) -> str:
+    if arg.value is not None:
+        if arg.value == PATTERN_PLACEHOLDER:
+            if pattern_src is None:
+                raise RecipeError("the recipe uses <pattern> but names no pattern")
+            return pattern_src
+        return arg.value
+    if arg.template is not None:
+        try:
+            return arg.template.format(**sources)
+        except KeyError as exc:
+            raise RecipeError(f"template {arg.template!r} names an unknown parameter {exc}") from None
+    if arg.source is None:
+        raise RecipeError(f"argument {arg!r} has neither source, value nor template")
+    if arg.source not in sources:
+        raise RecipeError(f"argument source {arg.source!r} is not a parameter")
+    src = sources[arg.source]
+    if arg.choose:
+        table = dict(arg.choose)
+        if src not in table:
+            raise RecipeError(f"{arg.source}={src} is not one of {sorted(table)} (not a literal choice)")
+        return table[src]
+    return src
+
+
+def render(rewrite: Rewrite, sources: Mapping[str, str], defaulted: set[str]) -> str:
+    """The canonical call as Python source (what ``ringlib migrate`` writes)."""
+    external = _codemod_renderer()
+    if external is not None:
+        return external(rewrite, sources, defaulted)
+    pattern_src = None
+    if rewrite.pattern:
+        pattern_src = f"{rewrite.pattern}({', '.join(_render_args(rewrite.pattern_args, sources, defaulted, None))})"
+    return f"{rewrite.target}({', '.join(_render_args(rewrite.args, sources, defaulted, pattern_src))})"
+
+
+def _codemod_renderer() -> Callable | None:
+    """The codemod's own renderer, if its package provides one with the expected signature."""
+    try:
+        module = importlib.import_module("ringlib_codemods.recipes")
+    except ImportError:
+        return None
+    fn = getattr(module, "render_call", None)
+    if fn is None:
+        return None
+    try:
+        inspect.signature(fn).bind(Rewrite("x"), {}, set())
+    except TypeError:
+        return None
+    return fn
+
+
+def evaluate(source: str, namespace: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> Any:
+    """Run the rendered call. ``extra`` adds keyword arguments (e.g. ``backend="reference"``)."""
+    ns = {"__builtins__": __builtins__, **namespace}
+    for root in _roots(source):
+        try:
+            ns.setdefault(root, importlib.import_module(root))
+        except ImportError:
+            pass
+    if extra:
+        for key, value in extra.items():
+            ns[f"_extra_{key}"] = value
+        assert source.endswith(")")
+        sep = "" if source.endswith("()") else ", "
+        source = source[:-1] + sep + ", ".join(f"{k}=_extra_{k}" for k in extra) + ")"
+    return eval(compile(source, "<ringlib parity recipe>", "eval"), ns)
+
+
+def _roots(source: str) -> set[str]:
+    """Top-level module names a rendered call refers to (``ringlib``, ``torch``, ...)."""
+    import ast
+
+    roots = set()
+    for node in ast.walk(ast.parse(source, mode="eval")):
+        if isinstance(node, ast.Attribute):
+            base = node
+            while isinstance(base, ast.Attribute):
+                base = base.value
+            if isinstance(base, ast.Name):
+                roots.add(base.id)
+    return roots
+
+
+def build(entry: LegacyName, kwargs: Mapping[str, Any], semantics: str = "preserve",
+          extra: Mapping[str, Any] | None = None) -> tuple[Any, str]:
+    """``(object, source)``: what the rewrite of ``entry(**kwargs)`` builds in ``semantics`` mode."""
+    if semantics not in entry.rewrites:
+        raise RecipeError(f"{entry.name} has no {semantics!r} rewrite")
+    rewrite = entry.rewrites[semantics]
+    sources, namespace, defaulted = bind(entry, kwargs)
+    source = render(rewrite, sources, defaulted)
+    return evaluate(source, namespace, extra), source

@@ -1,0 +1,223 @@
+"""What is being checked, and how to call it: a legacy name (through the shim and through its
+canonical rewrite) or a canonical pattern.
+
+Calling conventions are read from signatures, never from a table of names: an old class
+whose forward takes ``x``/``x_local`` gets ``(batch, seq, embed_dim)`` input, one taking
+``q, k, v`` gets ``(batch, seq, heads, head_dim)``, ``query, key, value`` gets three
+``(batch, seq, embed_dim)`` tensors; functions (and ``autograd.Function``s) take
+``(batch, heads, seq, head_dim)`` like the old ring functions; an object with
+``update``/``get`` is an accumulator of partial attention results.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from ringlib.parity.matrix import Shape
+
+Tensor = torch.Tensor
+
+# forward/function parameter name -> input role
+ROLES = {"x": "x", "x_local": "x", "input": "x", "q": "q", "k": "k", "v": "v", "q_local": "q",
+         "k_local": "k", "v_local": "v", "query": "query", "key": "key", "value": "value"}
+# values of the non-tensor parameters of the old functions (single process, no dropout)
+FUNCTION_FILL = {"dropout_p": 0.0, "rank": 0, "world_size": 1, "local_seq_start": 0,
+                 "use_hilbert": False, "hilbert_indices": None}
+CAUSAL_KEYWORDS = ("is_causal", "causal")
+
+
+def resolve(path: str, root: str | None = None) -> Any:
+    """Import a dotted path ``package.module.Name`` (longest importable module prefix).
+    ``root`` replaces the first component (an original package vendored under another name)."""
+    parts = path.split(".")
+    if root:
+        parts[0:1] = root.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ModuleNotFoundError(f"cannot import {path}")
+
+
+def kind_of(obj: Any) -> str:
+    if isinstance(obj, type) and issubclass(obj, nn.Module):
+        return "module"
+    if isinstance(obj, type) and issubclass(obj, torch.autograd.Function):
+        return "function"
+    if isinstance(obj, type) and callable(getattr(obj, "update", None)) and callable(getattr(obj, "get", None)):
+        return "accumulator"
+    if callable(obj) and not isinstance(obj, type):
+        return "function"
+    return "other"
+
+
+def _signature(fn: Callable) -> list[inspect.Parameter]:
+    if isinstance(fn, type) and issubclass(fn, torch.autograd.Function):
+        params = list(inspect.signature(fn.forward).parameters.values())[1:]  # drop ctx
+    else:
+        params = list(inspect.signature(fn).parameters.values())
+    return [p for p in params if p.name not in ("self",)]
+
+
+def tensor_roles(fn: Callable) -> list[str]:
+    """Roles of the leading tensor parameters of a forward or function, in order."""
+    roles = []
+    for p in _signature(fn):
+        if p.name in ROLES and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            roles.append(ROLES[p.name])
+        else:
+            break
+    return roles
+
+
+def takes_causal(fn: Callable) -> bool:
+    return any(p.name in CAUSAL_KEYWORDS for p in _signature(fn))
+
+
+def make_inputs(roles: list[str], layout: str, shape: Shape, seed: int, dtype=torch.float64,
+                device="cpu") -> dict[str, Tensor]:
+    """Seeded inputs (drawn in float64 on the CPU, then cast: every dtype sees the same values)."""
+    gen = torch.Generator().manual_seed(seed)
+    b, n, h, d = shape.batch, shape.seq, shape.heads, shape.head_dim
+    dims = {"x": (b, n, h * d), "query": (b, n, h * d), "key": (b, n, h * d), "value": (b, n, h * d),
+            "q": (b, n, h, d), "k": (b, n, h, d), "v": (b, n, h, d)}
+    if layout == "bhld":
+        dims.update({r: (b, h, n, d) for r in "qkv"})
+    return {role: torch.randn(dims[role], generator=gen, dtype=torch.float64).to(device, dtype)
+            for role in roles}
+
+
+def first_tensor(out: Any) -> Tensor:
+    if isinstance(out, Tensor):
+        return out
+    if isinstance(out, (tuple, list)) and out and isinstance(out[0], Tensor):
+        return out[0]
+    raise TypeError(f"expected a tensor or a tuple starting with one, got {type(out).__name__}")
+
+
+def forward_call(fn: Callable, inputs: dict[str, Tensor], causal: bool, shape: Shape | None = None,
+                 positional_all: bool = False) -> tuple[list, dict]:
+    """``(args, kwargs)`` for calling a forward/function on role-named inputs."""
+    args, kwargs = [], {}
+    for p in _signature(fn):
+        role = ROLES.get(p.name)
+        if role in inputs:
+            args.append(inputs[role])
+            continue
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if p.name in CAUSAL_KEYWORDS:
+            value = causal
+        elif p.name == "scale" and positional_all:
+            value = shape.head_dim ** -0.5
+        elif p.name in FUNCTION_FILL and (positional_all or p.default is p.empty):
+            value = FUNCTION_FILL[p.name]
+        elif p.default is not p.empty:
+            continue
+        else:
+            raise TypeError(f"no value for parameter {p.name!r}")
+        if positional_all or p.kind == p.POSITIONAL_ONLY:
+            args.append(value)
+        else:
+            kwargs[p.name] = value
+    if causal and not takes_causal(fn):
+        raise TypeError("causal requested but the callable takes no is_causal")
+    return args, kwargs
+
+
+def call(obj: Any, inputs: dict[str, Tensor], causal: bool, shape: Shape) -> Tensor:
+    """Run a module, function or autograd.Function on role-named inputs; the output tensor."""
+    if isinstance(obj, nn.Module):
+        args, kwargs = forward_call(obj.forward, inputs, causal)
+        return first_tensor(obj(*args, **kwargs))
+    if isinstance(obj, type) and issubclass(obj, torch.autograd.Function):
+        args, _ = forward_call(obj, inputs, causal, shape, positional_all=True)
+        return first_tensor(obj.apply(*args))
+    args, kwargs = forward_call(obj, inputs, causal, shape)
+    return first_tensor(obj(*args, **kwargs))
+
+
+def set_backend(module: nn.Module, backend: str) -> bool:
+    """Point every ringlib attention submodule at ``backend``; False if there is none."""
+    found = False
+    for m in module.modules():
+        if isinstance(getattr(m, "backend", None), str):
+            m.backend = backend
+            found = True
+    return found
+
+
+def transfer_weights(src: nn.Module, dst: nn.Module) -> None:
+    """Copy ``src``'s state into ``dst`` matching keys exactly or by dotted suffix (the shim may
+    keep old prefixes such as ``attention.``); keys without a unique match stay as they are."""
+    src_state = src.state_dict()
+    dst_state = dst.state_dict()
+    update = {}
+    for key, value in dst_state.items():
+        if key in src_state:
+            update[key] = src_state[key]
+            continue
+        matches = [k for k in src_state if k.endswith("." + key) or key.endswith("." + k)]
+        if len(matches) == 1 and src_state[matches[0]].shape == value.shape:
+            update[key] = src_state[matches[0]]
+    with torch.no_grad():
+        for key, value in update.items():
+            dst_state[key].copy_(value)
+
+
+def bound_call_kwargs(entry, fn: Callable, inputs: dict[str, Tensor], causal: bool, shape: Shape) -> dict:
+    """The old function call's arguments by parameter name (to feed the registry recipe)."""
+    positional_all = isinstance(fn, type) and issubclass(fn, torch.autograd.Function)
+    kwargs = {}
+    for p in _signature(fn):
+        role = ROLES.get(p.name)
+        if role in inputs:
+            kwargs[p.name] = inputs[role]
+        elif p.name in CAUSAL_KEYWORDS:
+            kwargs[p.name] = causal
+        elif p.name == "scale" and positional_all:
+            kwargs[p.name] = shape.head_dim ** -0.5
+        elif p.name in FUNCTION_FILL and (positional_all or p.default is p.empty):
+            kwargs[p.name] = FUNCTION_FILL[p.name]
+    known = {p.name for p in entry.params}
+    return {k: v for k, v in kwargs.items() if k in known or not known}
+
+
+@dataclass
+class ChunkedAttention:
+    """Inputs of an accumulator check: two key chunks' partial attention results."""
+
+    chunks: list[tuple[Tensor, Tensor]]  # (normalised output (B,H,L,D), lse (B,H,L,1))
+    leaves: list[Tensor]
+
+    @staticmethod
+    def build(q: Tensor, k: Tensor, v: Tensor, scale: float, causal: bool) -> "ChunkedAttention":
+        n = k.shape[-2]
+        cut = n // 2
+        chunks = []
+        for lo, hi in ((0, cut), (cut, n)):
+            s = (q @ k[..., lo:hi, :].transpose(-1, -2)) * scale
+            if causal:
+                allowed = torch.arange(lo, hi, device=q.device)[None, :] <= torch.arange(n, device=q.device)[:, None]
+                s = s.masked_fill(~allowed, float("-inf"))
+            lse = torch.logsumexp(s, dim=-1, keepdim=True)
+            safe = torch.where(torch.isfinite(lse), lse, torch.zeros_like(lse))
+            o = torch.exp(s - safe) @ v[..., lo:hi, :]
+            chunks.append((o, lse))
+        return ChunkedAttention(chunks, [])
+
+
+def run_accumulator(obj: Any, chunks: list[tuple[Tensor, Tensor]]) -> Tensor:
+    for o, lse in chunks:
+        obj.update(o, lse)
+    return first_tensor(obj.get())
