@@ -92,6 +92,8 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=10)
     parser.add_argument("--no-dense-above", type=int, default=1 << 30,
                         help="skip dense SDPA above this length (time/memory)")
+    parser.add_argument("--graphs-up-to", type=int, default=8192,
+                        help="also time torch.compile(mode='reduce-overhead') (CUDA graphs) up to this length")
     parser.add_argument("--json", default=None, help="write the rows as JSON here")
     args = parser.parse_args()
     dtype = getattr(torch, args.dtype) if args.dtype else (torch.bfloat16 if args.device == "cuda" else torch.float32)
@@ -109,8 +111,12 @@ def main() -> None:
             rows.append({"n": n, **measure("dense sdpa", dense, 4.0 * b * d * h * n * n, args, q, k, v)})
         for mixing in ("lse", "head_groups"):
             pattern = ringlib.Dilated(segments, rates, mixing=mixing)
-            rows.append({"n": n, **measure(f"dilated {mixing}", lambda q, k, v: ringlib.attention(q, k, v, pattern),
-                                           dilated_flops(pattern, b, n, h, d), args, q, k, v)})
+            flops = dilated_flops(pattern, b, n, h, d)
+            eager = lambda q, k, v, pattern=pattern: ringlib.attention(q, k, v, pattern)  # noqa: E731
+            rows.append({"n": n, **measure(f"dilated {mixing}", eager, flops, args, q, k, v)})
+            if args.device == "cuda" and n <= args.graphs_up_to:
+                graphed = torch.compile(eager, mode="reduce-overhead", fullgraph=True)
+                rows.append({"n": n, **measure(f"dilated {mixing} (CUDA graph)", graphed, flops, args, q, k, v)})
     device_name = torch.cuda.get_device_name() if args.device == "cuda" else platform.processor() or "cpu"
     print(f"# ringlib attention benchmark: {device_name}, torch {torch.__version__}, {dtype}, "
           f"batch {b}, heads {h}, head_dim {d}, segments {segments}, rates {rates}, "
