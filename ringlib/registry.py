@@ -56,6 +56,9 @@ class _Required:
     def __repr__(self) -> str:
         return "REQUIRED"
 
+    def __reduce__(self) -> str:
+        return "REQUIRED"  # unpickles as the module's singleton (process pools, caches)
+
 
 REQUIRED = _Required()
 

@@ -1,0 +1,187 @@
+"""The old content-adaptive block-sparse classes (CATALOG §11.6): the legacy selector
+(``ringlib.adaptive.select_adaptive``) chooses a per-head layout, attended with BLOCK_SUM.
+The parameters live in ``ringlib.AdaptiveBlockSparseAttention`` (same state_dict keys)."""
+
+from __future__ import annotations
+
+import math
+from typing import List, Optional
+
+import torch
+
+import ringlib
+from ringlib.adaptive import AdaptiveBlockSparseAttention, ImportanceScorer, select_adaptive
+
+from .block_sparse import BlockSparseRingDilatedAttention
+from .common import warn_ignored
+from .configs import AdaptiveConfig, SparsePatternConfig
+
+Tensor = torch.Tensor
+
+__all__ = ["BlockSparseAdaptive", "LazyBlockSparseAdaptive", "ImportanceScorer", "AdaptiveSparsityTrainer",
+           "create_adaptive_block_sparse", "create_adaptive_block_sparse_consistent"]
+
+
+class BlockSparseAdaptive(BlockSparseRingDilatedAttention, AdaptiveBlockSparseAttention):
+    """BLOCK_SUM per head over the pairs SELECT_ADAPTIVE keeps (CATALOG §4.5.2)."""
+
+    def __init__(self, segment_lengths: List[int], dilation_rates: List[int], num_heads: int, head_dim: int,
+                 adaptive_config: Optional[AdaptiveConfig] = None, **kwargs):
+        self._build(segment_lengths, dilation_rates, num_heads, head_dim, adaptive_config, kwargs)
+
+    def _build(self, segment_lengths, dilation_rates, num_heads, head_dim, adaptive_config, kwargs) -> None:
+        cfg = adaptive_config or AdaptiveConfig()
+        block_size = kwargs.get("block_size", 64)
+        AdaptiveBlockSparseAttention.__init__(
+            self, num_heads, head_dim, block_size=block_size, hidden_dim=cfg.hidden_dim, num_layers=cfg.num_layers,
+            share_across_heads=cfg.share_across_heads, temperature=cfg.temperature,
+            learnable_temperature=cfg.learnable_temperature, min_temperature=cfg.min_temperature,
+            normalization="per_block_sum")
+        rest = {k: v for k, v in kwargs.items() if k not in ("num_heads", "head_dim", "sparse_config", "block_size")}
+        config = SparsePatternConfig(pattern_type="adaptive", sparsity_ratio=cfg.base_sparsity, block_size=block_size)
+        self._init_block_sparse(segment_lengths, dilation_rates, config, True, 100, rest, module_init=False)
+        self.pattern, self.scale, self.ordering, self.backend, self.group = None, None, None, "auto", None
+        self.adaptive_config = cfg
+        if "device" in kwargs:
+            self.to(kwargs["device"])
+
+    def layout(self, q: Tensor, k: Tensor) -> Tensor:
+        """The kept pairs, bool ``[H, nb, nb]``, for these inputs in the current mode."""
+        with torch.no_grad():
+            scores = self.block_scores(q, k)
+            return select_adaptive(scores, base_sparsity=self.adaptive_config.base_sparsity,
+                                   hard=self.adaptive_config.hard_sparsity, temperature=self.temperature(),
+                                   training=self.training)
+
+    def forward(self, q: Tensor, k: Tensor, v: Tensor, is_causal: bool = False, return_pattern: bool = False):
+        self._check(q, k, v)
+        layout = self.layout(q, k)
+        pattern = ringlib.BlockSparse(layout.cpu(), block_size=self.block_size, normalization="per_block_sum")
+        out = ringlib.attention(q, k, v, pattern, causal=is_causal)
+        if not return_pattern:
+            return out
+        patterns = []
+        for head in layout:
+            rows, cols = head.nonzero(as_tuple=True)
+            patterns.append((rows, cols))
+        return out, {"patterns": patterns}
+
+    def get_sparsity_loss(self) -> Tensor:
+        return torch.tensor(0.0, device=self.log_temperature.device, requires_grad=True)
+
+    def extra_repr(self) -> str:
+        return f"num_heads={self.num_heads}, head_dim={self.head_dim}, adaptive_config={self.adaptive_config}"
+
+
+class LazyBlockSparseAdaptive(BlockSparseAdaptive):
+    """The lazy variant (``sparse.BlockSparseAdaptiveFixed``): parameters are created at the
+    first forward from ``q.shape``, or from a loaded checkpoint, or at once when
+    ``num_heads`` and ``head_dim`` are given."""
+
+    def __init__(self, segment_lengths: List[int], dilation_rates: List[int],
+                 sparse_config: Optional[SparsePatternConfig] = None, adaptive_config: Optional[AdaptiveConfig] = None,
+                 **kwargs):
+        self._lazy_args = (segment_lengths, dilation_rates, adaptive_config or AdaptiveConfig(), kwargs)
+        self._lazy_sparse_config = sparse_config
+        self._initialized = False
+        if "num_heads" in kwargs and "head_dim" in kwargs:
+            self._materialize(kwargs["num_heads"], kwargs["head_dim"])
+        else:
+            torch.nn.Module.__init__(self)
+            self._init_block_sparse(segment_lengths, dilation_rates, sparse_config, True, 100,
+                                    {k: v for k, v in kwargs.items() if k != "block_size"}, module_init=False)
+            self._register_load_state_dict_pre_hook(self._load_hook)
+
+    def _materialize(self, num_heads: int, head_dim: int, hidden_dim: Optional[int] = None) -> None:
+        segment_lengths, dilation_rates, cfg, kwargs = self._lazy_args
+        sc = self._lazy_sparse_config
+        if sc is not None and "block_size" not in kwargs and getattr(sc, "block_size", 64) != 64:
+            warn_ignored("the block size of sparse_config is replaced by 64 (the lazy BlockSparseAdaptive reads "
+                         "block_size from its keyword arguments only)")
+        if hidden_dim is not None and hidden_dim != cfg.hidden_dim:
+            cfg = AdaptiveConfig(**{**cfg.__dict__, "hidden_dim": hidden_dim})
+        training = getattr(self, "training", True)
+        self._build(segment_lengths, dilation_rates, num_heads, head_dim, cfg,
+                    {k: v for k, v in kwargs.items() if k not in ("num_heads", "head_dim")})
+        self.train(training)  # honour a mode set before the parameters existed
+        self._initialized = True
+
+    def _load_hook(self, state_dict, prefix, *args) -> None:
+        if self._initialized:
+            return
+        heads = sum(1 for key in state_dict if key.startswith(prefix + "importance_scorer.head_projections.")
+                    and key.endswith(".weight"))
+        weight = state_dict.get(prefix + "q_summary_proj.weight")
+        if heads and weight is not None:
+            hidden = state_dict[prefix + "importance_scorer.head_projections.0.weight"].shape[0]
+            self._materialize(heads, weight.shape[0], hidden)
+
+    def forward(self, q: Tensor, k: Tensor, v: Tensor, is_causal: bool = False,
+                return_attention_weights: bool = False, **kwargs):
+        if q.dim() != 4:
+            raise ValueError(f"q must be 4-D (batch, seq, heads, head_dim), got {tuple(q.shape)}")
+        if not self._initialized:
+            self._materialize(q.shape[2], q.shape[3])
+            self.to(q.device)
+        return_pattern = kwargs.pop("return_pattern", return_attention_weights)
+        result = BlockSparseAdaptive.forward(self, q, k, v, is_causal, return_pattern, **kwargs)
+        if not return_attention_weights:
+            return result[0] if isinstance(result, tuple) else result
+        if not return_pattern:
+            return result, None
+        out, info = result
+        sparsity = self._lazy_sparse_config.sparsity_ratio if self._lazy_sparse_config is not None else 0.1
+        return out, {"patterns": info["patterns"], "type": "adaptive", "sparsity": sparsity}
+
+    def __repr__(self) -> str:
+        if not self._initialized:
+            return "BlockSparseAdaptive(uninitialized)"
+        return (f"BlockSparseAdaptive(num_heads={self.num_heads}, head_dim={self.head_dim}, "
+                f"adaptive_config={self.adaptive_config})")
+
+
+LazyBlockSparseAdaptive.__name__ = LazyBlockSparseAdaptive.__qualname__ = "BlockSparseAdaptive"
+
+
+class AdaptiveSparsityTrainer:
+    """Anneals the temperature of a ``BlockSparseAdaptive`` (CATALOG §11.6)."""
+
+    def __init__(self, model: BlockSparseAdaptive, initial_temperature: float = 1.0, final_temperature: float = 0.1,
+                 annealing_steps: int = 10000):
+        self.model, self.initial_temperature = model, initial_temperature
+        self.final_temperature, self.annealing_steps = final_temperature, annealing_steps
+        self.current_step = 0
+
+    def step(self) -> None:
+        self.current_step += 1
+        if self.model.adaptive_config.learnable_temperature:
+            p = min(self.current_step / self.annealing_steps, 1.0)
+            t = self.initial_temperature * (1 - p) + self.final_temperature * p
+            with torch.no_grad():
+                self.model.log_temperature.fill_(math.log(t))
+
+    def analyze_patterns(self, dataloader, num_samples: int = 100) -> dict:
+        self.model.eval()
+        ratios = []
+        with torch.no_grad():
+            for i, (q, k, v) in enumerate(dataloader):
+                if i >= num_samples:
+                    break
+                _, info = self.model(q, k, v, return_pattern=True)
+                for rows, _ in info["patterns"]:
+                    pairs = rows.numel()
+                    side = math.isqrt(pairs)
+                    ratios.append(1 - pairs / (side * side) if side else 0.0)
+        return {"sparsity_ratios": ratios, "pattern_diversity": [], "head_similarity": []}
+
+
+def create_adaptive_block_sparse(embed_dim: int, num_heads: int, segment_lengths: List[int] = None,
+                                 dilation_rates: List[int] = None, adaptive_config: Optional[AdaptiveConfig] = None,
+                                 **kwargs) -> BlockSparseAdaptive:
+    return BlockSparseAdaptive(segment_lengths or [2048, 4096, 8192], dilation_rates or [1, 2, 4], num_heads,
+                               embed_dim // num_heads, adaptive_config, **kwargs)
+
+
+def create_adaptive_block_sparse_consistent(segment_lengths, dilation_rates, sparse_config=None,
+                                            adaptive_config=None, **kwargs) -> LazyBlockSparseAdaptive:
+    return LazyBlockSparseAdaptive(segment_lengths, dilation_rates, sparse_config, adaptive_config, **kwargs)

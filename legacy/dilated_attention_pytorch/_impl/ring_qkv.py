@@ -1,0 +1,116 @@
+"""The old q, k, v -> out classes of the dilated family (CATALOG §8.5, §8.7) and the old
+base ``DilatedAttention``: configured ``ringlib.DilatedAttention`` instances."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import torch
+from torch import nn
+
+import ringlib
+from ringlib.compat import StridedKeys, curve_b
+
+Tensor = torch.Tensor
+
+
+def _qkv_forward(module: ringlib.DilatedAttention, q: Tensor, k: Tensor, v: Tensor, is_causal: bool,
+                 return_attention_weights: bool):
+    out = ringlib.DilatedAttention.forward(module, q, k, v, is_causal=is_causal)
+    return (out, None) if return_attention_weights else out
+
+
+class RingDilatedAttentionHilbertOptimizedFixed(ringlib.DilatedAttention):
+    """STRIDED_KEYS (CATALOG §8.5): all queries of a tile attend to its rows 0, r, 2r, ...;
+    softmax scale ``dim ** -0.5`` where ``dim`` is whatever the caller passed (often the
+    model width); ordering ``curve_b`` where it is a permutation. No parameters."""
+
+    def __init__(self, config=None, dim: Optional[int] = None, heads: Optional[int] = None,
+                 segment_lengths: Optional[List[int]] = None, dilation_rates: Optional[List[int]] = None,
+                 ring_size: Optional[int] = None, dropout: float = 0.0, use_hilbert: bool = True,
+                 hilbert_chunk_size: Optional[int] = None, **kwargs):
+        if config is not None:
+            dim, heads = config.dim, config.heads
+            segment_lengths, dilation_rates = config.segment_lengths, config.dilation_rates
+            ring_size, dropout = config.ring_size, config.dropout
+            hilbert_chunk_size = getattr(config, "hilbert_chunk_size", None) or hilbert_chunk_size
+            use_hilbert = bool(getattr(config, "use_hilbert", False)) or use_hilbert
+        if segment_lengths is None or dilation_rates is None:
+            raise ValueError("segment_lengths and dilation_rates are required")
+        assert len(segment_lengths) == len(dilation_rates)
+        dim = dim if dim is not None else kwargs.get("head_dim", 64)
+        heads = heads if heads is not None else kwargs.get("num_heads", 8)
+        super().__init__(StridedKeys(segment_lengths, dilation_rates), scale=dim ** -0.5,
+                         ordering=curve_b if use_hilbert else None, dropout=dropout)
+        self.dim, self.heads = dim, heads
+        self.segment_lengths, self.dilation_rates = list(segment_lengths), list(dilation_rates)
+        self.ring_size, self.use_hilbert = ring_size or 1, use_hilbert
+        self.hilbert_chunk_size = hilbert_chunk_size or max(segment_lengths)
+
+    @classmethod
+    def from_config(cls, config, **kwargs):
+        return cls(config=config, **kwargs)
+
+    def forward(self, q: Tensor, k: Tensor, v: Tensor, is_causal: bool = False,
+                return_attention_weights: bool = False):
+        return _qkv_forward(self, q, k, v, is_causal, return_attention_weights)
+
+
+class _PatternWeights(nn.Module):
+    """Per-pattern projections of the old Triton kernel: loaded from checkpoints, unused."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.qkv_proj = nn.Linear(dim, 3 * dim, bias=False)
+        self.out_proj = nn.Linear(dim, dim, bias=False)
+
+
+class RingDilatedAttentionHilbertCoreFixed(ringlib.DilatedAttention):
+    """LongNet dilated attention (intended, CATALOG §8.7), snake ordering per segment when
+    ``use_hilbert``; the old ``hilbert_modules.*`` weights exist only so checkpoints load."""
+
+    def __init__(self, config=None, dim: Optional[int] = None, heads: Optional[int] = None,
+                 segment_lengths: Optional[List[int]] = None, dilation_rates: Optional[List[int]] = None,
+                 ring_size: Optional[int] = None, dropout: float = 0.0, use_hilbert: bool = True,
+                 use_custom_backward: bool = True, **kwargs):
+        if config is not None:
+            dim, heads = config.dim, config.heads
+            segment_lengths, dilation_rates = config.segment_lengths, config.dilation_rates
+            ring_size, dropout = config.ring_size, config.dropout
+        segment_lengths = segment_lengths or [2048, 4096, 8192]
+        dilation_rates = dilation_rates or [1, 2, 4]
+        assert dim % heads == 0
+        assert len(segment_lengths) == len(dilation_rates)
+        super().__init__(ringlib.Dilated(segment_lengths, dilation_rates), ordering="snake" if use_hilbert else None,
+                         dropout=dropout)
+        self.hilbert_modules = nn.ModuleList(_PatternWeights(dim) for _ in segment_lengths)
+        self.dim, self.heads = dim, heads
+        self.segment_lengths, self.dilation_rates = list(segment_lengths), list(dilation_rates)
+        self.ring_size, self.use_hilbert, self.use_custom_backward = ring_size or 1, use_hilbert, use_custom_backward
+
+    @classmethod
+    def from_config(cls, config, **kwargs):
+        raise NotImplementedError("Subclasses must implement from_config")
+
+    def forward(self, q: Tensor, k: Tensor, v: Tensor, is_causal: bool = False,
+                return_attention_weights: bool = False):
+        return _qkv_forward(self, q, k, v, is_causal, return_attention_weights)
+
+
+class DilatedAttention(ringlib.DilatedAttention):
+    """The old base ``DilatedAttention``: head groups, one per (segment, rate) pair, output
+    divided by the group count (``ringlib.Dilated(..., mixing="head_groups")``)."""
+
+    def __init__(self, segment_lengths, dilation_rates, softmax_scale: Optional[float] = None,
+                 attention_dropout: float = 0.0, op=None, enable_memory_pool: bool = True,
+                 enable_profiling: bool = False, lightweight_pool: bool = True, **kwargs):
+        super().__init__(ringlib.Dilated(segment_lengths, dilation_rates, mixing="head_groups"),
+                         scale=softmax_scale, dropout=attention_dropout)
+        self.segment_lengths, self.dilation_rates = list(segment_lengths), list(dilation_rates)
+        self.softmax_scale, self.op = softmax_scale, op
+
+    def forward(self, query: Tensor, key: Tensor, value: Tensor, is_causal: bool = False,
+                attention_mask: Optional[Tensor] = None) -> Tensor:
+        if attention_mask is not None:
+            raise NotImplementedError("attention_mask is not supported by dilated attention")
+        return ringlib.DilatedAttention.forward(self, query, key, value, is_causal=is_causal)
