@@ -1,0 +1,1 @@
+"""The ``ringlib`` command line (typer): ``migrate``, ``list`` and, when installed, ``parity``."""
