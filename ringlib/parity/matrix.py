@@ -7,8 +7,8 @@ config with every block layout, ...) and from whether its forward takes ``is_cau
 
 The CPU matrix is small on purpose (CI runs every name in float32 and float64 within a
 few minutes) but still exercises what the definitions make position-dependent: regions
-longer than 64 tokens (so the snake ordering changes residue classes), rates 1-3, a head
-count that leaves a StridedKeys head unowned, and several blocks per row.
+longer than 64 tokens (so the snake ordering changes residue classes), rates 1-3, dilated
+regions that do not start at 0, and several blocks per row.
 """
 
 from __future__ import annotations
@@ -47,14 +47,16 @@ class Matrix:
 
 
 CPU = Matrix(
-    shapes=(Shape(2, 192, 4, 16),),
-    segment_sets=(((96, 128), (1, 2)), ((64, 128, 192), (1, 2, 3))),
+    shapes=(Shape(2, 128, 4, 16),),
+    # regions of 96 tokens with rates 2 and 3: the snake (rows of 10) reverses even-length rows,
+    # so it moves tokens between residue classes; FirstSegment keeps 43 of 128 rows at rate 3
+    segment_sets=(((96, 64), (2, 1)), ((32, 96), (1, 3))),
     block_size=32,
     block_layouts=("local_window", "dilated_sparse", "global_local"),
 )
 
 CUDA = Matrix(
-    shapes=(Shape(2, 1024, 8, 64), Shape(1, 768, 4, 64)),
+    shapes=(Shape(2, 1024, 8, 64),),
     segment_sets=(((256, 512, 1024), (1, 2, 4)), ((128, 384), (1, 3))),
     block_size=64,
     block_layouts=("local_window", "dilated_sparse", "global_local"),
@@ -142,7 +144,7 @@ def constructor_kwargs(param_names: Sequence[str], required: Sequence[str], vari
     value_of["block_size"] = bs
     value_of["device"] = device
     value_of["dtype"] = torch.float32
-    always = {"dropout", "use_hilbert", "device", "dtype", "adaptive_config", "distributed_config",
+    always = {"embed_dim", "dim", "num_heads", "heads", "head_dim", "dropout", "use_hilbert", "device", "dtype", "adaptive_config", "distributed_config",
               "block_size", "segment_lengths", "dilation_rates", *_SPARSE_CONFIG_PARAMS}
     kwargs = {}
     for name in param_names:

@@ -7,16 +7,15 @@ registry's ``Rewrite`` recipe into the canonical call's *source text*, exactly a
 that have no literal spelling (config objects, tensors) are bound to variables of the
 evaluation namespace, the way a user's code would reference them.
 
-When the codemod package exposes a renderer (``ringlib_codemods`` function taking the
-Rewrite and the argument sources), it is used; otherwise the small renderer below, written
-from the ``Rewrite``/``Arg`` schema of ``ringlib.registry``, stands in.
+The codemod's own binding and recipe code (``ringlib_codemods.recipes``) renders the call
+when it is importable; otherwise the small renderer below, written from the
+``Rewrite``/``Arg`` schema of ``ringlib.registry``, stands in.
 """
 
 from __future__ import annotations
 
 import importlib
-import inspect
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from ringlib.registry import REQUIRED, Arg, LegacyName, Rewrite
 
@@ -106,30 +105,33 @@ def _arg_source(arg: Arg, sources: Mapping[str, str], pattern_src: str | None) -
 
 
 def render(rewrite: Rewrite, sources: Mapping[str, str], defaulted: set[str]) -> str:
-    """The canonical call as Python source (what ``ringlib migrate`` writes)."""
-    external = _codemod_renderer()
-    if external is not None:
-        return external(rewrite, sources, defaulted)
+    """The canonical call as Python source, from the registry schema alone (the fallback
+    when the codemod package is not importable)."""
     pattern_src = None
     if rewrite.pattern:
         pattern_src = f"{rewrite.pattern}({', '.join(_render_args(rewrite.pattern_args, sources, defaulted, None))})"
     return f"{rewrite.target}({', '.join(_render_args(rewrite.args, sources, defaulted, pattern_src))})"
 
 
-def _codemod_renderer() -> Callable | None:
-    """The codemod's own renderer, if its package provides one with the expected signature."""
+def render_with_codemod(entry: LegacyName, rewrite: Rewrite, call_source: str) -> str | None:
+    """What ``ringlib migrate`` writes for the old call ``call_source``, using the codemod's
+    own binding and recipe code; None when the codemod package is not available."""
     try:
-        module = importlib.import_module("ringlib_codemods.recipes")
+        import libcst as cst
+        from ringlib_codemods.recipes import Recipe, Unsafe, bind as codemod_bind
     except ImportError:
         return None
-    fn = getattr(module, "render_call", None)
-    if fn is None:
-        return None
+    call = cst.parse_expression(call_source)
     try:
-        inspect.signature(fn).bind(Rewrite("x"), {}, set())
-    except TypeError:
-        return None
-    return fn
+        bound = codemod_bind(entry, call.args)
+        rec = Recipe(entry, rewrite, bound, cst.parse_expression)
+        new = call.with_changes(func=rec.target(), args=rec.build(call.args))
+    except Unsafe as why:
+        raise RecipeError(f"the codemod would not rewrite this call: {why}") from None
+    return cst.Module([]).code_for_node(new)
+
+
+RENDERER = {"name": "ringlib_codemods.recipes (the codemod's own rewrite)"}
 
 
 def evaluate(source: str, namespace: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> Any:
@@ -171,5 +173,9 @@ def build(entry: LegacyName, kwargs: Mapping[str, Any], semantics: str = "preser
         raise RecipeError(f"{entry.name} has no {semantics!r} rewrite")
     rewrite = entry.rewrites[semantics]
     sources, namespace, defaulted = bind(entry, kwargs)
-    source = render(rewrite, sources, defaulted)
+    call_source = f"{entry.name}({', '.join(f'{k}={sources[k]}' for k in kwargs)})"
+    source = render_with_codemod(entry, rewrite, call_source)
+    if source is None:
+        RENDERER["name"] = "ringlib.parity.recipe (fallback: codemod package not importable)"
+        source = render(rewrite, sources, defaulted)
     return evaluate(source, namespace, extra), source

@@ -127,6 +127,25 @@ class Report:
                     ET.SubElement(case, "system-out").text = f"{r.status}: {text}"
         ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
 
+    def to_markdown(self, command: str = "") -> str:
+        """The summary as a markdown table with its provenance (for benchmarks/results/)."""
+        lines = ["# ringlib parity", ""]
+        for key in ("device", "torch", "date", "dtypes", "backends", "rule", "seconds"):
+            if key in self.meta:
+                lines.append(f"* {key}: {self.meta[key]}")
+        if command:
+            lines.append(f"* command: `{command}`")
+        lines += ["", f"Verdict: **{'all within tolerance' if self.ok else f'{len(self.failures)} failure(s)'}** "
+                  f"({len(self.results)} results over {len(self.names())} names).", "",
+                  "| name | check | backend | dtype | verdict | results passed | worst error / bound |",
+                  "|---|---|---|---|---|---|---|"]
+        for row in self.summary_rows():
+            err = "" if row["error"] is None else (f"{row['error']:.2e} / {row['bound']:.2e}" if row["bound"]
+                                                   else f"{row['error']:.2e}")
+            lines.append(f"| {row['name']} | {row['check']} | {row['backend']} | {row['dtype']} | {row['status']} | "
+                         f"{row['results'] - row['failed']}/{row['results']} | {err} |")
+        return "\n".join(lines) + "\n"
+
     def render(self, console=None) -> None:
         """Print the summary as a rich table (and the failures in detail)."""
         from rich.console import Console

@@ -175,24 +175,6 @@ def transfer_weights(src: nn.Module, dst: nn.Module) -> None:
             dst_state[key].copy_(value)
 
 
-def bound_call_kwargs(entry, fn: Callable, inputs: dict[str, Tensor], causal: bool, shape: Shape) -> dict:
-    """The old function call's arguments by parameter name (to feed the registry recipe)."""
-    positional_all = isinstance(fn, type) and issubclass(fn, torch.autograd.Function)
-    kwargs = {}
-    for p in _signature(fn):
-        role = ROLES.get(p.name)
-        if role in inputs:
-            kwargs[p.name] = inputs[role]
-        elif p.name in CAUSAL_KEYWORDS:
-            kwargs[p.name] = causal
-        elif p.name == "scale" and positional_all:
-            kwargs[p.name] = shape.head_dim ** -0.5
-        elif p.name in FUNCTION_FILL and (positional_all or p.default is p.empty):
-            kwargs[p.name] = FUNCTION_FILL[p.name]
-    known = {p.name for p in entry.params}
-    return {k: v for k, v in kwargs.items() if k in known or not known}
-
-
 @dataclass
 class ChunkedAttention:
     """Inputs of an accumulator check: two key chunks' partial attention results."""

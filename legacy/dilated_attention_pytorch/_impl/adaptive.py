@@ -57,7 +57,7 @@ class BlockSparseAdaptive(BlockSparseRingDilatedAttention, AdaptiveBlockSparseAt
         self._check(q, k, v)
         layout = self.layout(q, k)
         pattern = ringlib.BlockSparse(layout.cpu(), block_size=self.block_size, normalization="per_block_sum")
-        out = ringlib.attention(q, k, v, pattern, causal=is_causal)
+        out = ringlib.attention(q, k, v, pattern, causal=is_causal, backend=self.backend)
         if not return_pattern:
             return out
         patterns = []
