@@ -25,6 +25,7 @@ def attention(
     dropout_p: float = 0.0,
     group=None,
     backend: str = "auto",
+    layout: str = "contiguous",
 ) -> Tensor:
     """Attention of ``q`` over ``k``, ``v`` restricted and combined as ``pattern`` says.
 
@@ -33,18 +34,22 @@ def attention(
     callable ``m -> permutation``) permutes each segment of the pattern before it applies and
     is undone on the output; ``dropout_p`` acts on attention probabilities (pass 0.0 in
     eval). With a ``torch.distributed`` process ``group`` each rank passes its contiguous
-    shard of the sequence and gets its shard of the output (exact ring attention).
+    shard of the sequence and gets its shard of the output (exact ring attention);
+    ``layout="zigzag"`` says the shards were cut by ``ringlib.shard_sequence(..., layout="zigzag")``
+    (balanced causal work).
     ``backend``: "auto" (fastest valid), "reference" (float64-capable ground truth),
     "sdpa" (strided views + fused kernels) or "flex" (FlexAttention, block-sparse on CUDA).
     """
-    validate(q, k, v, pattern, causal=causal, scale=scale, dropout_p=dropout_p, backend=backend)
+    world = _world_size(group) if group is not None else 1
+    validate(q, k, v, pattern, causal=causal, scale=scale, dropout_p=dropout_p, backend=backend,
+             world=world)
     validate_ordering(ordering)
     scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
-    if group is not None and _world_size(group) > 1:
+    if world > 1 or layout != "contiguous":
         from ringlib import ring
 
         return ring.attention(q, k, v, pattern, group=group, causal=causal, scale=scale,
-                              ordering=ordering, dropout_p=dropout_p, backend=backend)
+                              ordering=ordering, dropout_p=dropout_p, backend=backend, layout=layout)
     return pattern.run(q, k, v, backend=backend, scale=scale, causal=causal, ordering=ordering,
                        dropout_p=dropout_p)
 
@@ -55,8 +60,9 @@ def _world_size(group) -> int:
     return dist.get_world_size(group)
 
 
-def validate(q, k, v, pattern, *, causal, scale, dropout_p, backend) -> None:
-    """Raise a clear error naming the argument and the rule."""
+def validate(q, k, v, pattern, *, causal, scale, dropout_p, backend, world: int = 1) -> None:
+    """Raise a clear error naming the argument and the rule (``world``: ranks sharing the
+    sequence, each holding ``q.shape[1]`` rows of it)."""
     for name, t in (("q", q), ("k", k), ("v", v)):
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
@@ -94,4 +100,4 @@ def validate(q, k, v, pattern, *, causal, scale, dropout_p, backend) -> None:
         raise ValueError(f"dropout_p must be in [0, 1), got {dropout_p!r}")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    pattern.validate(q.shape[1], q.shape[2])
+    pattern.validate(q.shape[1] * world, q.shape[2])

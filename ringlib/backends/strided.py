@@ -196,8 +196,10 @@ def run_backward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, tot
     """Gradients of ``run_forward``: each family's fused backward, fed the merged output and
     log-sum-exp under "lse" (exact union-softmax gradient) or its own under "sum"."""
     b, n, h, d = q.shape
-    acc = _acc_dtype(q.dtype)
     device = q.device
+    # a disjoint plan touches every gradient element at most once: write in the input dtype
+    direct = plan.disjoint and ordering is None
+    acc = q.dtype if direct else _acc_dtype(q.dtype)
     grads = [torch.zeros(b, n, h, d, dtype=acc, device=device) for _ in range(3)]
     dout = dout.to(q.dtype)
     step = iter(results or ())
@@ -220,7 +222,10 @@ def run_backward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, tot
             dq4, dk4, dv4 = kernels.backward(do4, q4, k4, v4, o4, l4, scale, flag, mask)
             for g, grad4, keys in ((gb[0], dq4, False), (gb[1], dk4, True), (gb[2], dv4, True)):
                 view = rows_view(g, piece, keys=keys)
-                view.add_(grad4.view(view.shape))
+                if direct:
+                    view.copy_(grad4.view(view.shape))
+                else:
+                    view.add_(grad4.view(view.shape))
         if index is not None:
             for g, g_branch in zip(grads, gb):
                 g.add_(g_branch.index_select(1, index[1]))

@@ -51,18 +51,16 @@ def _tiles(active: Tensor, nb: int, bs: int, n: int, tile: int, causal: bool):
     cell = torch.arange(tiles * per_tile, device=active.device) * g
     block = torch.where(cell < nb * bs, cell // bs, nb)  # index nb = "no block" (tail, padding)
     padded = torch.nn.functional.pad(active, (0, 1, 0, 1))
-    fine = padded[:, block[:, None], block[None, :]]  # exact mask at granularity g
-    fine = fine.view(-1, tiles, per_tile, tiles, per_tile)
-    any_ = fine.any(4).any(2)
-    all_ = fine.all(4).all(2)
-    if causal:
-        i = torch.arange(tiles, device=active.device)
-        below = i[None, :] < i[:, None]  # key tile entirely before the query tile
-        full = all_ & below
-        partial = any_ & ~full & (i[None, :] <= i[:, None])
+    fine = padded[:, block[:, None], block[None, :]]  # exact layout at granularity g
+    if causal:  # cell (a, c): some key <= some query / every key <= every query
+        some = cell[None, :] <= cell[:, None] + g - 1
+        every = cell[None, :] + g - 1 <= cell[:, None]
+        fine_any, fine_all = fine & some, fine & every
     else:
-        full = all_
-        partial = any_ & ~full
+        fine_any = fine_all = fine
+    shape = (-1, tiles, per_tile, tiles, per_tile)
+    full = fine_all.view(shape).all(4).all(2)
+    partial = fine_any.view(shape).any(4).any(2) & ~full
     return full, partial
 
 

@@ -76,6 +76,10 @@ class BlockSparse(Pattern):
     window_size=256)``. ``partial_tail="zero"`` accepts a sequence length that is not a
     multiple of ``block_size``: the tokens after the last whole block output 0 and are never
     attended to (the default ``"error"`` raises ValueError).
+
+    Backends: ``reference`` (dense masks, float64), ``sdpa`` (batched active pairs, memory
+    linear in n), ``flex`` (compiled FlexAttention, row softmax only; ``per_block_sum`` and
+    dropout run ``sdpa``). ``auto`` picks ``flex`` on CUDA, else ``sdpa``. No ``ordering``.
     """
 
     layout: LayoutSource
@@ -161,6 +165,7 @@ class BlockSparse(Pattern):
                     allowed |= blocks([i], [j for j in range(nb) if c[i, j] > 0])
                 parts.append(ReferencePart(hs, allowed))
             else:  # one part per listed pair, weighted by its multiplicity
+                parts.append(ReferencePart(hs, torch.zeros(n, n, dtype=torch.bool)))  # empty: keeps heads in the graph
                 for i in range(nb):
                     for j in range(nb):
                         if c[i, j] > 0:
@@ -177,17 +182,27 @@ class BlockSparse(Pattern):
         if backend == "reference":
             return super().run(q, k, v, backend=backend, scale=scale, causal=causal, ordering=None,
                                dropout_p=dropout_p)
-        from ringlib.blocksparse import flex, sdpa
+        return _fast(self, q, k, v, backend, scale, causal, dropout_p)
 
-        b, n, heads, _ = q.shape
-        use_flex = (self.normalization == "softmax" and dropout_p == 0.0 and flex.available()
-                    and (backend == "flex" or (backend == "auto" and q.is_cuda and q.dtype != torch.float64)))
-        if use_flex:
-            return flex.attention(q, k, v, self, scale=scale, causal=causal)
-        layout_heads = self.counts(n // self.block_size, heads).shape[0]
-        return sdpa.attention(q, k, v, self.pairs(n, heads, causal, q.device), block_size=self.block_size,
-                              layout_heads=layout_heads, scale=scale,
-                              softmax=self.normalization == "softmax", dropout_p=dropout_p)
+
+@torch.compiler.disable  # cached Python work lists: run eagerly inside compiled models (graph break)
+def _fast(pattern: "BlockSparse", q, k, v, backend: str, scale: float, causal: bool, dropout_p: float):
+    """``flex`` (row softmax on CUDA, or when asked for) or the batched-pairs ``sdpa`` path.
+
+    ``per_block_sum`` and dropout always take the pairs path (FlexAttention has one softmax
+    per row and no dropout).
+    """
+    from ringlib.blocksparse import flex, sdpa
+
+    n, heads = q.shape[1], q.shape[2]
+    use_flex = (pattern.normalization == "softmax" and dropout_p == 0.0 and flex.available()
+                and (backend == "flex" or (backend == "auto" and q.is_cuda and q.dtype != torch.float64)))
+    if use_flex:
+        return flex.attention(q, k, v, pattern, scale=scale, causal=causal)
+    layout_heads = pattern.counts(n // pattern.block_size, heads).shape[0]
+    return sdpa.attention(q, k, v, pattern.pairs(n, heads, causal, q.device), block_size=pattern.block_size,
+                          layout_heads=layout_heads, scale=scale, softmax=pattern.normalization == "softmax",
+                          dropout_p=dropout_p)
 
 
 def _no_ordering(ordering) -> None:

@@ -74,7 +74,8 @@ def _combine(pieces, batch: int, rows: int, bs: int, d: int, softmax: bool, acc:
         e = w.view(1, -1, 1) * torch.exp(lse - m[:, r])
         z = z.index_add(1, r, e)
         out = out.index_add(1, r, e.unsqueeze(-1) * o)
-    out = out / torch.where(z > 0, z, torch.ones_like(z)).unsqueeze(-1)
+    seen = z > 0  # rows without mass output 0, with no gradient to their (zero) weights
+    out = out * (seen / torch.where(seen, z, torch.ones_like(z))).unsqueeze(-1)
     return out, m + torch.log(z)
 
 
@@ -165,17 +166,18 @@ def _max_pairs(batch: int, bs: int, d: int) -> int:
 
 def attention(q: Tensor, k: Tensor, v: Tensor, pairs: BlockPairs, *, block_size: int, layout_heads: int,
               scale: float, softmax: bool, weights: tuple[Tensor, ...] | None = None,
-              dropout_p: float = 0.0) -> Tensor:
+              dropout_p: float = 0.0, fused: bool = True) -> Tensor:
     """Block-sparse attention of ``(b, n, h, d)`` tensors over ``pairs``.
 
     ``weights``: one tensor per pair group (default: the pairs' multiplicities).
-    ``dropout_p > 0`` runs the plain math kernel under autograd (dropout on each pair's
-    probabilities equals dropout on the row's, since they differ by a per-pair factor).
+    ``dropout_p > 0`` (or ``fused=False``) runs the plain math kernel under autograd: dropout
+    on each pair's probabilities equals dropout on the row's (they differ by a per-pair
+    factor), and the autograd graph is an independent check of the custom backward.
     """
     nb = q.shape[1] // block_size
     if weights is None:
         weights = tuple(g.count for g in pairs.groups)
-    if dropout_p > 0.0:
+    if dropout_p > 0.0 or not fused:
         b, n, h, _ = q.shape
         qs, ks, vs = (to_blocks(x, nb, block_size, layout_heads) for x in (q, k, v))
         out_s, _ = _run(qs, ks, vs, pairs, weights, scale, softmax,

@@ -1,0 +1,93 @@
+"""Exact ring attention over ``torch.distributed``.
+
+``attention`` is what ``ringlib.attention(..., group=pg)`` calls when the group has more
+than one rank: every rank passes its shard of q, k, v (``layout`` says which rows a rank
+holds, see ``ringlib.ring.sharding``) and gets the rows of the single-process result on the
+concatenated sequence that it holds. Two strategies, chosen per (pattern, length, heads,
+ordering, layout):
+
+* ``ring.strided``: patterns with a strided plan (Dense, Dilated, the compat patterns) whose
+  families either stay inside a shard (no communication) or cover whole shards (only the
+  rows remote queries need travel, around rings of the ranks sharing a segment);
+* ``ring.masked``: everything else: full shards around the ring, explicit masks, from the
+  block layout for block-sparse patterns (``ring.blocks``), otherwise from the pattern's
+  reference parts (segments straddling shards, orderings across shards,
+  ``backend="reference"``).
+
+Both merge partial results by log-sum-exp in float32 (``ringlib.lse``) and differentiate with
+a custom autograd function that recomputes block by block.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ringlib.ring.sharding import LAYOUTS, check_layout, gather_sequence, shard_sequence
+
+__all__ = ["attention", "shard_sequence", "gather_sequence", "LAYOUTS"]
+
+Tensor = torch.Tensor
+
+
+class _RingFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, q, k, v, strategy):
+        out, saved = strategy.forward(q, k, v)
+        ctx.strategy = strategy
+        ctx.save_for_backward(q, k, v, out, *saved)
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        q, k, v, out, *saved = ctx.saved_tensors
+        dq, dk, dv = ctx.strategy.backward(dout.contiguous(), q, k, v, out, saved)
+        return dq, dk, dv, None
+
+
+def attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, group, causal: bool = False,
+              scale: float | None = None, ordering=None, dropout_p: float = 0.0,
+              backend: str = "auto", layout: str = "contiguous") -> Tensor:
+    """Ring attention of this rank's shard (``(batch, L, heads, head_dim)``, all ranks equal
+    ``L``) over the whole sequence of ``world * L`` rows. Every rank of ``group`` must call it
+    with the same pattern and arguments. ``layout``: "contiguous" (rank r holds rows
+    ``[r*L, (r+1)*L)``) or "zigzag" (see ``shard_sequence``; balances causal work)."""
+    import torch.distributed as dist
+
+    from ringlib.ring import blocks, comm, masked, strided
+
+    check_layout(layout)
+    world = 1 if group is None else dist.get_world_size(group)
+    if world == 1:  # nothing to exchange: the single-process path
+        if layout != "contiguous":
+            raise ValueError("layout='zigzag' needs a process group of more than one rank")
+        scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
+        return pattern.run(q, k, v, backend=backend, scale=scale, causal=causal, ordering=ordering,
+                           dropout_p=dropout_p)
+    scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
+    ordering_id = ordering if ordering is None or isinstance(ordering, str) else "callable"
+    comm.check_inputs(q, k, v, group, comm.fingerprint(repr(pattern), causal, scale, ordering_id,
+                                                      layout, backend, dropout_p))
+    if dropout_p > 0.0:
+        raise ValueError("ring attention does not support dropout_p > 0 (pass 0.0, e.g. eval mode)")
+    rank = dist.get_rank(group)
+    local_len, heads = q.shape[1], q.shape[2]
+    n = world * local_len
+    if layout == "zigzag" and local_len % 2:
+        raise ValueError(f"layout='zigzag' needs an even shard length, got {local_len}")
+    pattern.validate(n, heads)
+    q, k, v = (t.contiguous() for t in (q, k, v))
+    key = (pattern, n, heads, ordering, world, rank, layout, causal)
+    schedule = None if backend == "reference" or not _has_plan(pattern) else strided.build(*key)
+    if schedule is not None:
+        strategy = strided.Strategy(schedule, group, scale, math=False)
+    else:
+        use_blocks = backend != "reference" and blocks.applies(pattern, n, world, layout)
+        parts = blocks.build(*key) if use_blocks else masked.build(*key)
+        strategy = masked.Strategy(parts, pattern.combine, group, scale, math=backend == "reference")
+    return _RingFunction.apply(q, k, v, strategy)
+
+
+def _has_plan(pattern) -> bool:
+    from ringlib.patterns import Pattern
+
+    return type(pattern)._plan is not Pattern._plan

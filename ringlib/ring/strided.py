@@ -1,0 +1,426 @@
+"""Ring strategy for patterns with a strided plan: send only the rows remote queries need.
+
+Each part family of ``pattern.plan(n, heads)`` (global row coordinates) is classified against
+the chunks the ranks hold (``sharding.chunks``):
+
+* **local**: every segment of the family lies inside one chunk. Each rank runs the segments
+  inside its own chunks; nothing is communicated. (Dilated segments no longer than a shard
+  and aligned to it, orderings inside such segments.)
+* **spanning**: segments cover whole chunks, with the same residue lanes in every chunk
+  (``chunk % rate == 0``). A chunk's share of the family is then itself a regular strided
+  family (``chunk / rate`` rows per lane), so each rank packs exactly those key/value rows
+  (for rate ``r``: ``1/r`` of its keys/values, per head only the residue it needs) into one
+  contiguous buffer, and the buffer travels around a ring made of the ranks that share the
+  segment. Dense attention is one family spanning all ranks: a classic ring.
+
+Anything else (segments straddling a shard boundary, keys strided differently from queries
+across shards, orderings across shards) returns ``None`` and goes to ``ring.masked``.
+
+Per kernel call the partial ``(o, lse)`` merges into a float32 accumulator of the family
+(``ringlib.lse``). At the end families combine as the plan says ("lse" or weighted "sum").
+Backward recomputes call by call with the fused kernels' backward, fed the merged output
+and log-sum-exp ("lse") or the family's own ("sum"); key/value gradients of remote rows
+travel back around the ring (``comm.run_backward``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+
+import torch
+
+from ringlib import lse as lse_ops
+from ringlib.backends import kernels
+from ringlib.backends.strided import _gather_index, rows_view
+from ringlib.plan import StridedParts
+from ringlib.ring import comm
+from ringlib.ring.sharding import chunks, positions
+
+Tensor = torch.Tensor
+ALL = (0, None)  # a full row range
+
+
+@dataclass(frozen=True)
+class Family:
+    """A part family as this rank holds it: ``view`` addresses its rows in the rank's local
+    tensors (coordinates of the branch ordering)."""
+
+    branch: int
+    view: StridedParts
+    weight: float
+
+
+@dataclass(frozen=True, eq=False)
+class Call:
+    """One kernel call: lanes ``lanes`` and query rows ``q_rows`` of a family against key rows
+    ``k_rows`` (of the local tensors at step 0, of the received buffer on ring steps)."""
+
+    family: int
+    lanes: tuple[int, int | None] = ALL
+    q_rows: tuple[int, int | None] = ALL
+    k_rows: tuple[int, int | None] = ALL
+    causal: bool = False  # top-left causal cut
+    mask: Tensor | None = None  # boolean (q rows, k rows) "may attend", else None
+
+
+@dataclass(frozen=True)
+class RingPlan:
+    ranks: tuple[int, ...]
+    families: tuple[int, ...]  # spanning families whose rows the buffer carries, in order
+    steps: tuple[tuple[Call, ...], ...]  # calls at ring step s = index + 1
+
+
+@dataclass(frozen=True, eq=False)
+class Schedule:
+    combine: str
+    families: tuple[Family, ...]
+    orders: tuple[tuple[Tensor, Tensor] | None, ...]  # per branch: local (index, inverse) or None
+    local: tuple[Call, ...]
+    rings: tuple[RingPlan, ...]
+
+
+def _last_row(start: int, lanes: int, count: int, rate: int) -> int:
+    return start + lanes - 1 + (count - 1) * rate
+
+
+def _local_calls(index: int, fam: Family, order, causal: bool) -> list[Call]:
+    """Calls of a family whose queries and keys are all local. Under causal masking, lanes
+    are split where the mask differs from lane to lane (an ordering, or keys strided
+    differently from queries), as in ``backends.strided``."""
+    view = fam.view
+    same = (view.q_start, view.q_count, view.q_rate) == (view.k_start, view.k_count, view.k_rate)
+    if not causal:
+        return [Call(index)]
+    if order is None and same:
+        return [Call(index, causal=True)]
+    out = []
+    t = torch.arange(view.q_count)
+    u = torch.arange(view.k_count)
+    for d in range(view.lanes):
+        q_rows = view.q_start + d + t * view.q_rate
+        k_rows = view.k_start + d + u * view.k_rate
+        if order is not None:
+            q_rows, k_rows = order[0][q_rows], order[0][k_rows]
+        out.append(Call(index, lanes=(d, d + 1), mask=k_rows.unsqueeze(0) <= q_rows.unsqueeze(1)))
+    return out
+
+
+def _ring_calls(index: int, view: StridedParts, me: int, source: int, causal: bool, layout: str) -> list[Call]:
+    """Calls of a spanning family against the rows received from ``source``."""
+    if not causal or (layout == "contiguous" and source < me):
+        return [Call(index)]
+    if layout == "contiguous":
+        return []  # keys from later positions: nothing visible
+    half = view.q_count // 2  # zigzag: first half of the rows is chunk r, second chunk 2P-1-r
+    if source < me:  # their first chunk precedes both of mine, their second follows both
+        return [Call(index, k_rows=(0, half))]
+    return [Call(index, q_rows=(half, None))]  # only my second chunk follows all of theirs
+
+
+@functools.lru_cache(maxsize=128)
+def build(pattern, n: int, heads: int, ordering, world: int, rank: int, layout: str,
+          causal: bool) -> Schedule | None:
+    """This rank's schedule, or None where a family fits neither kind (see module doc)."""
+    local_len = n // world
+    mine = chunks(layout, world, rank, local_len)
+    c = mine[0][1]  # chunk length
+    plan = pattern.plan(n, heads)
+    cpu = torch.device("cpu")
+    families: list[Family] = []
+    orders: list = []
+    local: list[Call] = []
+    spanning: dict[tuple[int, ...], list[int]] = {}
+    for bi, branch in enumerate(plan.branches):
+        index = _gather_index(ordering, branch, n, cpu) if ordering is not None else None
+        order = None
+        if index is not None:
+            rows = torch.arange(n)
+            if not torch.equal(index[0] // c, rows // c):
+                return None  # the ordering moves rows across chunks
+            pos = positions(layout, world, rank, local_len)
+            local_of = torch.full((n,), -1, dtype=torch.long)
+            local_of[pos] = torch.arange(local_len)
+            forward = local_of[index[0][pos]]
+            inverse = torch.empty_like(forward)
+            inverse[forward] = torch.arange(local_len)
+            order = (forward, inverse)
+        orders.append(order)
+        for part in branch.parts:
+            s = torch.arange(part.segments) * part.segment_stride
+            lo = min(part.q_start, part.k_start) + s
+            hi = max(_last_row(part.q_start, part.lanes, part.q_count, part.q_rate),
+                     _last_row(part.k_start, part.lanes, part.k_count, part.k_rate)) + s
+            if torch.equal(lo // c, hi // c):  # local family
+                for slot, (start, _) in enumerate(mine):
+                    inside = torch.nonzero(lo // c == start // c).flatten()
+                    if len(inside) == 0:
+                        continue
+                    s0, count = int(inside[0]), len(inside)
+                    shift = s0 * part.segment_stride - start + slot * c
+                    view = dataclasses.replace(part, segments=count, q_start=part.q_start + shift,
+                                               k_start=part.k_start + shift)
+                    families.append(Family(bi, view, part.weight))
+                    local += _local_calls(len(families) - 1, families[-1], order, causal)
+                continue
+            ranks = _spanning_ranks(part, c, world, layout, rank)
+            if ranks is None or order is not None:
+                return None
+            if not ranks:
+                continue  # no segment of this family touches this rank
+            r = part.q_rate
+            view = dataclasses.replace(part, segments=1, segment_stride=local_len, q_start=part.q_start % c,
+                                       q_count=local_len // r, k_start=part.q_start % c, k_count=local_len // r)
+            families.append(Family(bi, view, part.weight))
+            local.append(Call(len(families) - 1, causal=causal))
+            spanning.setdefault(ranks, []).append(len(families) - 1)
+    rings = []
+    for ranks in sorted(spanning):
+        fams = tuple(spanning[ranks])
+        pos = ranks.index(rank)
+        steps = tuple(
+            tuple(call for f in fams
+                  for call in _ring_calls(f, families[f].view, rank, ranks[(pos - step) % len(ranks)], causal, layout))
+            for step in range(1, len(ranks)))
+        rings.append(RingPlan(ranks, fams, steps))
+    return Schedule(plan.combine, tuple(families), tuple(orders), tuple(local), tuple(rings))
+
+
+def _spanning_ranks(part: StridedParts, c: int, world: int, layout: str, rank: int):
+    """Ranks sharing this rank's segment of a family whose segments cover whole chunks with
+    the same lanes in each (empty tuple: none of its segments touches this rank), or None
+    when the family is not of that kind."""
+    r = part.q_rate
+    same = (part.q_start, part.q_count, r) == (part.k_start, part.k_count, part.k_rate)
+    c0 = part.q_start % c
+    if not same or c % r or c0 + part.lanes > r or (part.q_count * r) % c:
+        return None
+    if part.segments > 1 and part.segment_stride % c:
+        return None
+    m = part.q_count * r // c  # chunks per segment
+    first = (part.q_start - c0) // c + torch.arange(part.segments) * (part.segment_stride // c)
+    if layout == "zigzag":
+        if m != 2 * world or part.segments != 1:
+            return None
+        return tuple(range(world))
+    hit = torch.nonzero((first <= rank) & (rank < first + m)).flatten()
+    if len(hit) == 0:
+        return ()
+    f0 = int(first[hit[0]])
+    return tuple(range(f0, f0 + m))
+
+
+# ---------------------------------------------------------------------------------------------
+# execution
+
+
+def _sel(x: Tensor, call: Call, rows: tuple[int, int | None]) -> Tensor:
+    """Lanes and rows of a 6-D family view ``(b, segments, lanes, heads, rows, ...)``."""
+    return x[:, :, call.lanes[0]:call.lanes[1], :, rows[0]:rows[1]]
+
+
+def _flat(x: Tensor) -> Tensor:
+    """``(b, S, R, J, T, d)`` -> ``(b*S*R, J, T, d)`` for the kernels: a view where the strides
+    allow (dense-like families: no copy), else a copy."""
+    return x.reshape(-1, *x.shape[-3:])
+
+
+def _fix_empty_rows(mask: Tensor | None):
+    """Rows of a mask with no visible key: give them every key (so the kernel is defined)
+    and report them, to zero their results."""
+    if mask is None:
+        return None, None
+    ok = mask.any(-1)
+    if bool(ok.all()):
+        return mask, None
+    return mask | ~ok.unsqueeze(-1), ok
+
+
+class Strategy:
+    def __init__(self, schedule: Schedule, group, scale: float, math: bool) -> None:
+        self.s = schedule
+        self.group = group
+        self.scale = scale
+        self.forward_kernel = kernels.math_forward if math else kernels.forward
+        self.backward_kernel = kernels.math_backward if math else kernels.backward
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _branch_inputs(self, tensors, device):
+        """Per branch: the local tensors in the branch's row order."""
+        out = []
+        for order in self.s.orders:
+            if order is None:
+                out.append(tensors)
+            else:
+                idx = order[0].to(device)
+                out.append(tuple(t.index_select(1, idx) for t in tensors))
+        return out
+
+    def _payload(self, ring: RingPlan, k: Tensor, v: Tensor) -> Tensor:
+        """The key/value rows of this rank that the ring carries, in one contiguous buffer."""
+        views = [rows_view(x, self.s.families[f].view, keys=True) for f in ring.families for x in (k, v)]
+        return torch.cat([t.reshape(-1) for t in views])
+
+    def _unpack(self, ring: RingPlan, buf: Tensor, like: Tensor) -> dict[int, tuple[Tensor, Tensor]]:
+        out, offset = {}, 0
+        for f in ring.families:
+            shape = rows_view(like, self.s.families[f].view, keys=True).shape
+            size = shape.numel()
+            kk = buf[offset: offset + size].view(shape)
+            vv = buf[offset + size: offset + 2 * size].view(shape)
+            out[f] = (kk, vv)
+            offset += 2 * size
+        return out
+
+    def _attend(self, call: Call, q6: Tensor, k6: Tensor, v6: Tensor):
+        mask, ok = _fix_empty_rows(call.mask if call.mask is None else call.mask.to(q6.device))
+        o, lse = self.forward_kernel(_flat(q6), _flat(k6), _flat(v6), self.scale, call.causal, mask)
+        o, lse = o.view(q6.shape), lse.view(q6.shape[:-1])
+        if ok is not None:
+            o = o * ok.unsqueeze(-1)
+            lse = lse.masked_fill(~ok, float("-inf"))
+        return o, lse
+
+    # -- forward ---------------------------------------------------------------------------
+
+    def forward(self, q: Tensor, k: Tensor, v: Tensor):
+        acc = torch.float64 if q.dtype == torch.float64 else torch.float32
+        fams = self.s.families
+        inputs = self._branch_inputs((q, k, v), q.device)
+        acc_o = [torch.zeros(rows_view(q, f.view, keys=False).shape, dtype=acc, device=q.device) for f in fams]
+        acc_l = [torch.full(a.shape[:-1], float("-inf"), dtype=acc, device=q.device) for a in acc_o]
+
+        def merge(call: Call, o: Tensor, lse: Tensor) -> None:
+            lse_ops.merge_(_sel(acc_o[call.family], call, call.q_rows),
+                           _sel(acc_l[call.family], call, call.q_rows), o, lse)
+
+        def queries(call: Call) -> Tensor:
+            qb = inputs[fams[call.family].branch][0]
+            return _sel(rows_view(qb, fams[call.family].view, keys=False), call, call.q_rows)
+
+        rings = [comm.Ring(r.ranks, self.group) for r in self.s.rings]
+        pending = [ring.post(self._payload(r, k, v), "keys/values") for ring, r in zip(rings, self.s.rings)]
+        for call in self.s.local:
+            _, kb, vb = inputs[fams[call.family].branch]
+            view = fams[call.family].view
+            merge(call, *self._attend(call, queries(call),
+                                      _sel(rows_view(kb, view, keys=True), call, call.k_rows),
+                                      _sel(rows_view(vb, view, keys=True), call, call.k_rows)))
+        for ring, plan, first in zip(rings, self.s.rings, pending):
+            def compute(step: int, buf: Tensor, plan=plan) -> None:
+                kv = self._unpack(plan, buf, k)
+                for call in plan.steps[step - 1]:
+                    kk, vv = kv[call.family]
+                    merge(call, *self._attend(call, queries(call), _sel(kk, call, call.k_rows),
+                                              _sel(vv, call, call.k_rows)))
+            comm.run_forward(ring, first, compute)
+        out, total_lse = self._combine(q, acc_o, acc_l, acc)
+        if self.s.combine == "lse":
+            return out, (total_lse,)
+        return out, tuple(o.to(q.dtype) for o in acc_o) + tuple(acc_l)
+
+    def _combine(self, q: Tensor, acc_o, acc_l, acc):
+        """Families -> output rows: LSE merge or weighted sum, branch by branch."""
+        b, n, h, d = q.shape
+        out = torch.zeros(b, n, h, d, dtype=acc, device=q.device)
+        total = torch.full((b, n, h), float("-inf"), dtype=acc, device=q.device)
+        for bi, order in enumerate(self.s.orders):
+            members = [i for i, f in enumerate(self.s.families) if f.branch == bi]
+            if not members:
+                continue
+            bo, bl = (out, total) if order is None else (torch.zeros_like(out), torch.full_like(total, float("-inf")))
+            for i in members:
+                view = self.s.families[i].view
+                if self.s.combine == "lse":
+                    lse_ops.merge_(rows_view(bo, view, keys=False), rows_view(bl, view, keys=False),
+                                   acc_o[i], acc_l[i])
+                else:
+                    rows_view(bo, view, keys=False).add_(acc_o[i] * self.s.families[i].weight)
+            if order is not None:
+                inv = order[1].to(q.device)
+                bo, bl = bo.index_select(1, inv), bl.index_select(1, inv)
+                if self.s.combine == "lse":
+                    lse_ops.merge_(out, total, bo, bl)
+                else:
+                    out.add_(bo)
+        return out.to(q.dtype), total
+
+    # -- backward --------------------------------------------------------------------------
+
+    def backward(self, dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, saved):
+        acc = torch.float64 if q.dtype == torch.float64 else torch.float32
+        fams = self.s.families
+        dout = dout.to(q.dtype)
+        if self.s.combine == "lse":
+            inputs = self._branch_inputs((q, k, v, dout, out, saved[0]), q.device)
+        else:
+            inputs = self._branch_inputs((q, k, v, dout), q.device)
+            fam_o, fam_l = saved[:len(fams)], saved[len(fams):]
+        shared = [torch.zeros(q.shape, dtype=acc, device=q.device) for _ in range(3)]
+        grads = [shared if order is None else [torch.zeros_like(g) for g in shared] for order in self.s.orders]
+
+        def prepare(call: Call):
+            """(do, q, o, lse) of the call's query rows."""
+            f = fams[call.family]
+            tensors = inputs[f.branch]
+            q6 = _sel(rows_view(tensors[0], f.view, keys=False), call, call.q_rows)
+            do6 = _sel(rows_view(tensors[3], f.view, keys=False), call, call.q_rows)
+            if self.s.combine == "lse":
+                o6 = _sel(rows_view(tensors[4], f.view, keys=False), call, call.q_rows)
+                l6 = _sel(rows_view(tensors[5], f.view, keys=False), call, call.q_rows)
+            else:
+                o6 = _sel(fam_o[call.family], call, call.q_rows)
+                l6 = _sel(fam_l[call.family], call, call.q_rows)
+                do6 = do6 * f.weight
+            return do6, q6, o6, l6
+
+        def grad_kernel(call: Call, k6: Tensor, v6: Tensor):
+            do6, q6, o6, l6 = prepare(call)
+            mask, ok = _fix_empty_rows(call.mask if call.mask is None else call.mask.to(q.device))
+            if ok is not None:  # rows without keys in this call: no gradient flows through them
+                do6 = do6 * ok.unsqueeze(-1)
+                l6 = l6.masked_fill(~ok, float("inf"))
+            q4 = _flat(q6).contiguous()
+            dq, dk, dv = self.backward_kernel(
+                _flat(do6).contiguous(), q4, _flat(k6).contiguous(), _flat(v6).contiguous(),
+                _flat(o6).to(q.dtype).contiguous(), l6.reshape(q4.shape[:-1]).contiguous(),
+                self.scale, call.causal, mask)
+            g = grads[fams[call.family].branch][0]
+            _sel(rows_view(g, fams[call.family].view, keys=False), call, call.q_rows).add_(dq.view(q6.shape))
+            return dk.view(k6.shape), dv.view(v6.shape)
+
+        rings = [comm.Ring(r.ranks, self.group) for r in self.s.rings]
+        pending = [ring.post(self._payload(r, k, v), "keys/values") for ring, r in zip(rings, self.s.rings)]
+        for call in self.s.local:
+            f = fams[call.family]
+            _, kb, vb = inputs[f.branch][:3]
+            dk, dv = grad_kernel(call, _sel(rows_view(kb, f.view, keys=True), call, call.k_rows),
+                                 _sel(rows_view(vb, f.view, keys=True), call, call.k_rows))
+            gk, gv = grads[f.branch][1:]
+            _sel(rows_view(gk, f.view, keys=True), call, call.k_rows).add_(dk)
+            _sel(rows_view(gv, f.view, keys=True), call, call.k_rows).add_(dv)
+        for ring, plan, first in zip(rings, self.s.rings, pending):
+            def contribute(step: int, buf: Tensor, plan=plan) -> Tensor:
+                kv = self._unpack(plan, buf, k)
+                grad = torch.zeros(buf.shape, dtype=acc, device=q.device)
+                gkv = self._unpack(plan, grad, k)
+                for call in plan.steps[step - 1]:
+                    kk, vv = kv[call.family]
+                    dk, dv = grad_kernel(call, _sel(kk, call, call.k_rows), _sel(vv, call, call.k_rows))
+                    _sel(gkv[call.family][0], call, call.k_rows).add_(dk)
+                    _sel(gkv[call.family][1], call, call.k_rows).add_(dv)
+                return grad
+
+            home = comm.run_backward(ring, first, contribute)
+            for f, (dk, dv) in self._unpack(plan, home, k).items():
+                gk, gv = grads[fams[f].branch][1:]
+                rows_view(gk, fams[f].view, keys=True).add_(dk)
+                rows_view(gv, fams[f].view, keys=True).add_(dv)
+        for order, branch_grads in zip(self.s.orders, grads):
+            if order is not None:  # back to the rank's row order
+                inv = order[1].to(q.device)
+                for t, g in zip(shared, branch_grads):
+                    t.add_(g.index_select(1, inv))
+        return tuple(g.to(q.dtype) for g in shared)

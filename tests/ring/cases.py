@@ -1,0 +1,79 @@
+"""Cases the spawned ranks run (imported by ``worker.py``). Shards have ``L = 16`` rows unless
+said otherwise, so segment lengths 8 / 16 / 32 are shorter than / equal to / longer than a
+shard."""
+
+from __future__ import annotations
+
+import torch
+
+import ringlib
+from ringlib import compat
+
+L = 16
+
+
+def _random_layout(nb, heads, counts=False):
+    """A per-head layout with some empty rows; multiplicities 0..2 with ``counts``."""
+    g = torch.Generator().manual_seed(nb)
+    layout = torch.randint(0, 3 if counts else 2, (heads, nb, nb), generator=g)
+    layout[:, 1] = 0  # an empty row: outputs 0
+    return layout if counts else layout.bool()
+
+
+def _exact(world):
+    n = world * L
+    dilated = ringlib.Dilated([8, 16, 32], [1, 2, 4])
+    groups = ringlib.Dilated([8, 16, 32], [1, 2, 4], mixing="head_groups")
+    cases = [
+        dict(label="dense", pattern=ringlib.Dense(), n=n, heads=3, public=True),
+        dict(label="dense causal", pattern=ringlib.Dense(), n=n, heads=3, causal=True),
+        dict(label="dense causal zigzag", pattern=ringlib.Dense(), n=n, heads=3, causal=True, layout="zigzag"),
+        dict(label="dense zigzag", pattern=ringlib.Dense(), n=n, heads=2, layout="zigzag"),
+        dict(label="dilated lse", pattern=dilated, n=n, heads=5, public=True),
+        dict(label="dilated lse causal", pattern=dilated, n=n, heads=5, causal=True),
+        dict(label="dilated head_groups causal", pattern=groups, n=n, heads=5, causal=True),
+        dict(label="dilated head_groups", pattern=groups, n=n, heads=4),
+        dict(label="dilated segment >= n", pattern=ringlib.Dilated([8, 4 * n], [2, 4]), n=n, heads=4, causal=True),
+        dict(label="dilated hilbert local", pattern=ringlib.Dilated([8, 16], [1, 2]), n=n, heads=3, causal=True,
+             ordering="hilbert"),
+        dict(label="dilated zigzag causal", pattern=ringlib.Dilated([8, 4 * n], [1, 2]), n=n, heads=2, causal=True,
+             layout="zigzag"),
+        dict(label="dilated straddling (masked)", pattern=ringlib.Dilated([12, 24], [1, 2]), n=n, heads=3,
+             causal=True),
+        dict(label="dilated snake spanning (masked)", pattern=ringlib.Dilated([32, 4 * n], [1, 2]), n=n, heads=2,
+             causal=True, ordering=lambda m: list(reversed(range(m)))),
+        dict(label="regions snake", pattern=compat.Regions([16, 32, 8], [2, 4, 1]), n=n, heads=2, causal=True,
+             ordering="snake"),
+        dict(label="first segment", pattern=compat.FirstSegment([16, 32], [1, 2]), n=n, heads=2, causal=True),
+        dict(label="strided keys curve_b", pattern=compat.StridedKeys([16, 32], [2, 4]), n=n, heads=4,
+             causal=True, ordering=compat.curve_b),
+        dict(label="reference backend", pattern=dilated, n=n, heads=3, causal=True, backend="reference"),
+        dict(label="dense causal float32", pattern=ringlib.Dense(), n=n, heads=2, causal=True,
+             dtype=torch.float32, d=16),
+        dict(label="dilated float32", pattern=dilated, n=n, heads=4, dtype=torch.float32, d=16),
+        dict(label="block sparse softmax", pattern=ringlib.BlockSparse("local_window", block_size=4, window_size=12),
+             n=n, heads=3, causal=True),
+        dict(label="block sparse per_block_sum", n=n, heads=3, causal=True,
+             pattern=ringlib.BlockSparse("dilated", block_size=4, normalization="per_block_sum",
+                                         dilation_rates=[1, 2, 2])),
+        dict(label="block sparse per-head zigzag", n=n, heads=2, causal=True, layout="zigzag",
+             pattern=ringlib.BlockSparse(_random_layout(world * L // 4, 2), block_size=4)),
+        dict(label="block sparse per-head sum", n=n, heads=2,
+             pattern=ringlib.BlockSparse(_random_layout(world * L // 4, 2, counts=True), block_size=4,
+                                         normalization="per_block_sum")),
+        dict(kind="gather_roundtrip", label="gather zigzag", n=n, layout="zigzag"),
+        dict(kind="gather_roundtrip", label="gather contiguous", n=n, layout="contiguous"),
+    ]
+    return cases
+
+
+def _failures(world):
+    return [dict(kind="mismatch", label=f"mismatched {how}", how=how)
+            for how in ("length", "heads", "dtype", "pattern")]
+
+
+def _mid_ring(world):
+    return [dict(kind="raise_mid_ring", label="raise mid ring", linger_s=5.0)]
+
+
+CASES = {"exact": _exact, "failures": _failures, "mid_ring": _mid_ring}

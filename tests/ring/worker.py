@@ -1,0 +1,166 @@
+"""One rank of a spawned gloo group (run by ``tests/ring/spawn.py``, not collected by pytest).
+
+``python worker.py RANK WORLD INIT_FILE OUT_DIR SCENARIO`` runs the scenario's cases and
+writes ``OUT_DIR/rank{RANK}.json``: per case the maximum errors of the output shard and of
+the q/k/v gradient shards against the single-process result on the full sequence, or the
+error message the case raised.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import sys
+import time
+import traceback
+
+import functools
+
+import torch
+import torch.distributed as dist
+
+import ringlib
+import ringlib.ring
+from ringlib.ring import comm, sharding, strided
+
+torch.set_num_threads(1)
+SENT = [0]  # bytes this rank has sent through the ring (counted by wrapping Ring.post)
+_post = comm.Ring.post
+
+
+def _counting_post(self, send, what):
+    SENT[0] += send.numel() * send.element_size()
+    return _post(self, send, what)
+
+
+comm.Ring.post = _counting_post
+
+
+def _inputs(batch, n, heads, d, dtype, seed):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(batch, n, heads, d, generator=g, dtype=torch.float64).to(dtype) for _ in range(4)]
+
+
+def exactness(case, group):
+    """Ring result vs single process on the gathered sequence: output and q/k/v grads, plus
+    the bytes this rank sent and the strategy used. Below float64 the errors are against the
+    float64 reference, with the error of a plain single-process run in the same dtype."""
+    pattern, n, heads, causal, ordering, layout, dtype = (
+        case["pattern"], case["n"], case["heads"], case.get("causal", False), case.get("ordering"),
+        case.get("layout", "contiguous"), case.get("dtype", torch.float64))
+    batch, d = case.get("batch", 2), case.get("d", 8)
+    q, k, v, grad = _inputs(batch, n, heads, d, torch.float64, case.get("seed", 0))
+
+    def single(dtype_):
+        full = [t.to(dtype_).requires_grad_() for t in (q, k, v)]
+        out = ringlib.attention(*full, pattern, causal=causal, ordering=ordering, backend="reference")
+        return [out.detach(), *torch.autograd.grad(out, full, grad.to(dtype_))]
+
+    ref = single(torch.float64)
+    plain = single(dtype) if dtype != torch.float64 else None
+    shard = functools.partial(sharding.shard_sequence, group=group, layout=layout)
+    shards = [shard(t).to(dtype).requires_grad_() for t in (q, k, v)]
+    SENT[0] = 0
+    out = ringlib.ring.attention(*shards, pattern, group=group, causal=causal, ordering=ordering,
+                                 layout=layout, backend=case.get("backend", "auto"))
+    grads = torch.autograd.grad(out, shards, shard(grad).to(dtype))
+    res = {"sent": SENT[0], "shard_bytes": shards[1].numel() * shards[1].element_size()}
+    key = (pattern, n, heads, ordering, dist.get_world_size(group), dist.get_rank(group), layout, causal)
+    res["strategy"] = "masked" if (case.get("backend") == "reference" or not ringlib.ring._has_plan(pattern)
+                                   or strided.build(*key) is None) else "strided"
+    for i, (name, tested) in enumerate(zip(("out", "dq", "dk", "dv"), (out, *grads))):
+        res[name] = (tested.double() - shard(ref[i])).abs().max().item()
+        if plain is not None:
+            res["plain_" + name] = (shard(plain[i]).double() - shard(ref[i])).abs().max().item()
+    if layout == "contiguous" and case.get("public", False):  # the public entry point routes here
+        public = ringlib.attention(*[s.detach() for s in shards], pattern, causal=causal, ordering=ordering,
+                                   group=group)
+        res["public"] = (public - out.detach()).abs().max().item()
+    return res
+
+
+def gather_roundtrip(case, group):
+    x = torch.randn(2, case["n"], 3, 4, generator=torch.Generator().manual_seed(5)).requires_grad_()
+    shard = sharding.shard_sequence(x.detach(), group, layout=case["layout"]).requires_grad_()
+    full = sharding.gather_sequence(shard, group, layout=case["layout"])
+    (grad,) = torch.autograd.grad((full * 2).sum(), shard)
+    world = dist.get_world_size(group)
+    return {"out": (full - x).abs().max().item(), "dq": (grad - 2 * world).abs().max().item()}
+
+
+def mismatch(case, group):
+    """Each rank perturbs its input as ``case["how"]`` says on rank 1; expects ValueError."""
+    rank = dist.get_rank(group)
+    n_local, heads, dtype = 8, 2, torch.float64
+    if rank == 1 and case["how"] == "length":
+        n_local = 6
+    if rank == 1 and case["how"] == "heads":
+        heads = 3
+    if rank == 1 and case["how"] == "dtype":
+        dtype = torch.float32
+    pattern = ringlib.Dilated([4], [2]) if (rank == 1 and case["how"] == "pattern") else ringlib.Dense()
+    q = torch.randn(1, n_local, heads, 4, dtype=dtype)
+    ringlib.ring.attention(q, q, q, pattern, group=group)
+    return {"out": 0.0}
+
+
+def raise_mid_ring(case, group):
+    """Rank 1 fails inside its first ring step; the others must error out, not hang."""
+    from ringlib.ring import comm
+
+    rank = dist.get_rank(group)
+    if rank == 1:
+        original = comm.Transfer.wait
+
+        def broken(self):
+            raise RuntimeError("injected failure on rank 1")
+
+        comm.Transfer.wait = broken
+    q = torch.randn(1, 8, 2, 4, dtype=torch.float64, requires_grad=True)
+    try:
+        ringlib.ring.attention(q, q, q, ringlib.Dense(), group=group)
+    finally:
+        if rank == 1:  # stay alive (a hung peer, not a dead one): the others must time out
+            time.sleep(case["linger_s"])
+    return {"out": 0.0}
+
+
+SCENARIOS = {}
+
+
+def scenario(name):
+    def register(fn):
+        SCENARIOS[name] = fn
+        return fn
+    return register
+
+
+def main() -> None:
+    rank, world, init_file, out_dir, name = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+    timeout = datetime.timedelta(seconds=float(os.environ.get("RING_TEST_TIMEOUT", "60")))
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world, timeout=timeout)
+    from cases import CASES  # noqa: E402  (next to this file)
+
+    results = []
+    only = os.environ.get("RING_TEST_ONLY")  # a label, to debug one case
+    for case in CASES[name](world):
+        if only and case["label"] != only:
+            continue
+        kind = case.pop("kind", "exactness")
+        label = case.pop("label")
+        try:
+            res = {"kind": kind, "label": label, **globals()[kind](case, dist.group.WORLD)}
+        except Exception as exc:  # report, keep going (mismatch cases leave the group usable)
+            res = {"kind": kind, "label": label, "error": f"{type(exc).__name__}: {exc}",
+                   "trace": traceback.format_exc()[-2000:]}
+        results.append(res)
+        with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
+            json.dump(results, f)
+    if not any(r["kind"] == "raise_mid_ring" for r in results):
+        dist.destroy_process_group()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
