@@ -21,6 +21,7 @@ from ringlib.patterns import (
     ceil_div,
     lane_intervals,
     pair_mask,
+    remember,
     segment_members,
     tiles,
 )
@@ -49,6 +50,7 @@ class Regions(Pattern):
         segment_lengths, dilation_rates = _lists(segment_lengths, dilation_rates)
         object.__setattr__(self, "segment_lengths", segment_lengths)
         object.__setattr__(self, "dilation_rates", dilation_rates)
+        remember(self)
 
     def regions(self, n: int) -> list[tuple[Segmentation, int]]:
         out, start = [], 0
@@ -100,6 +102,7 @@ class FirstSegment(Pattern):
         object.__setattr__(self, "segment_lengths", segment_lengths)
         object.__setattr__(self, "dilation_rates", dilation_rates)
         object.__setattr__(self, "variant", variant)
+        remember(self)
 
     def index_sets(self, n: int) -> list[tuple[int, int]]:
         """``(count, rate)`` of each kept pair: the set is ``{0, rate, ..., (count-1)*rate}``."""
@@ -148,6 +151,7 @@ class StridedKeys(Pattern):
         segment_lengths, dilation_rates = _lists(segment_lengths, dilation_rates)
         object.__setattr__(self, "segment_lengths", segment_lengths)
         object.__setattr__(self, "dilation_rates", dilation_rates)
+        remember(self)
 
     def head_groups(self, heads: int) -> list[tuple[int, int]]:
         g = len(self.segment_lengths)

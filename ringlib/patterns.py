@@ -64,6 +64,21 @@ class Pattern:
         raise NotImplementedError
 
 
+_BY_KEY: dict[str, "Pattern"] = {}
+
+
+def remember(pattern: "Pattern") -> None:
+    """Give a new pattern its ``plan_key`` (its repr) and file it under that key: compiled
+    graphs refer to patterns by this string, never by the object."""
+    key = repr(pattern)
+    object.__setattr__(pattern, "plan_key", key)
+    _BY_KEY.setdefault(key, pattern)
+
+
+def by_key(key: str) -> "Pattern":
+    return _BY_KEY[key]
+
+
 @functools.lru_cache(maxsize=512)
 def _cached_plan(pattern: Pattern, n: int, heads: int) -> Plan:
     return pattern._plan(n, heads)
@@ -142,6 +157,9 @@ def _check_lists(segment_lengths: Sequence[int], dilation_rates: Sequence[int]) 
 class Dense(Pattern):
     """Plain softmax attention: every query sees every key."""
 
+    def __post_init__(self) -> None:
+        remember(self)
+
     def _plan(self, n: int, heads: int) -> Plan:
         part = StridedParts(1, n, 1, 0, heads, 0, 1, 0, n, 1, 0, n, 1)
         return Plan((Branch((Segmentation(0, n, 1),), (part,)),), "lse", disjoint=True)
@@ -177,6 +195,7 @@ class Dilated(Pattern):
         object.__setattr__(self, "segment_lengths", segment_lengths)
         object.__setattr__(self, "dilation_rates", dilation_rates)
         object.__setattr__(self, "mixing", mixing)
+        remember(self)
 
     @property
     def combine(self) -> str:  # type: ignore[override]

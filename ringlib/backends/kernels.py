@@ -85,6 +85,11 @@ def backward(do: Tensor, q: Tensor, k: Tensor, v: Tensor, o: Tensor, lse: Tensor
                 do, q, k, v, o, lse.float().contiguous(), None, None, q.shape[2], k.shape[2], 0.0, causal,
                 seed, offset, scale=scale,
             )
+        if mask is not None and q.dtype in (torch.float16, torch.bfloat16):
+            # the memory-efficient backward with a bias returns garbage in half precision
+            # (torch 2.11, H100); these masked parts (ordering + causal) take the plain path
+            dq, dk, dv = math_backward(do, q, k, v, o, lse, scale, causal, mask)
+            return dq.to(q.dtype), dk.to(q.dtype), dv.to(q.dtype)
         bias = _cuda_bias(mask, q, k)
         if bias is not None:
             do, q, k, v, o = (t.contiguous() for t in (do, q, k, v, o))

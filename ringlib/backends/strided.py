@@ -240,12 +240,14 @@ _REGISTERED: dict[str, tuple[Plan, Ordering]] = {}
 
 
 @torch._dynamo.assume_constant_result
-def _register(pattern, n: int, heads: int, ordering: Ordering) -> str:
+def _register(pattern_key: str, n: int, heads: int, ordering: Ordering) -> str:
     """Key under which the operators find the pattern's plan and the ordering. Runs eagerly
     (also while torch.compile traces), so the registry holds the key before the graph runs."""
+    from ringlib.patterns import by_key
+
     ordering_id = ordering if ordering is None or isinstance(ordering, str) else ("callable", id(ordering))
-    key = f"{pattern!r}|{n}|{heads}|{ordering_id!r}"
-    _REGISTERED[key] = (pattern.plan(n, heads), ordering)
+    key = f"{pattern_key}|{n}|{heads}|{ordering_id!r}"
+    _REGISTERED[key] = (by_key(pattern_key).plan(n, heads), ordering)
     return key
 
 
@@ -320,5 +322,9 @@ def attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: float, causal:
         plan = pattern.plan(q.shape[1], q.shape[2])
         out, _, _ = run_forward(q, k, v, plan, scale, causal, ordering, dropout_p, fused=False)
         return out
-    key = _register(pattern, q.shape[1], q.shape[2], ordering)
+    if not hasattr(pattern, "plan_key"):  # a user-defined pattern that did not call remember()
+        from ringlib.patterns import remember
+
+        remember(pattern)
+    key = _register(pattern.plan_key, q.shape[1], q.shape[2], ordering)
     return _forward_op(q, k, v, key, float(scale), bool(causal))[0]
