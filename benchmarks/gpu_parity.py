@@ -14,9 +14,13 @@ import json
 import os
 import sys
 
-import torch
+# Before torch touches cuBLAS: the bitwise check runs shim and rewrite under strict
+# deterministic kernels (torch.use_deterministic_algorithms(True)), which needs it.
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
-from ringlib import parity
+import torch  # noqa: E402
+
+from ringlib import parity  # noqa: E402
 
 DTYPES = ["float32", "bfloat16", "float16"]
 COMMAND = "ringlib parity --device cuda --dtype float32,bfloat16,float16"

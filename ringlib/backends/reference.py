@@ -55,7 +55,8 @@ def attention(q: Tensor, k: Tensor, v: Tensor, pattern: Pattern, *, scale: float
         masks = torch.stack([m.expand_as(l) for m, _, l in lse_parts])
         lses = torch.stack([l for _, _, l in lse_parts])
         any_part = masks.any(0, keepdim=True)
-        total = torch.logsumexp(torch.where(masks, lses, torch.where(any_part, float("-inf"), 0.0)), dim=0)
+        empty = torch.where(any_part, float("-inf"), 0.0).to(lses.dtype)  # rows no part covers
+        total = torch.logsumexp(torch.where(masks, lses, empty), dim=0)
         for (m, o, _), mask, l in zip(lse_parts, masks, lses):
             weight = torch.where(mask, torch.exp(torch.where(mask, l - total, 0.0)), 0.0)
             out = out + weight.unsqueeze(-1) * o

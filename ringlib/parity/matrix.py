@@ -44,6 +44,11 @@ class Matrix:
     block_layouts: tuple[str, ...]
     causal: tuple[bool, ...] = (False, True)
     orderings: tuple[Any, ...] = (None, "snake", "hilbert")  # for the canonical patterns
+    # Names whose block layout is chosen per head from the data (they take ``adaptive_config``)
+    # are checked at these shapes (default: ``shapes``). Their per_block_sum reference builds
+    # one dense O(n^2) float64 part per (head, kept block pair): at L=1024 with 64-token blocks
+    # that is ~1000 parts of 128 MiB each kept for the backward, far beyond one GPU.
+    adaptive_shapes: tuple[Shape, ...] | None = None
 
 
 CPU = Matrix(
@@ -60,6 +65,7 @@ CUDA = Matrix(
     segment_sets=(((256, 512, 1024), (1, 2, 4)), ((128, 384), (1, 3))),
     block_size=64,
     block_layouts=("local_window", "dilated_sparse", "global_local"),
+    adaptive_shapes=(Shape(2, 256, 8, 64),),  # 4 blocks a side: ~4 GB of float64 reference
 )
 
 
@@ -104,8 +110,9 @@ def variants(param_names: Sequence[str], supports_causal: bool, matrix: Matrix) 
     hilbert_axis = (True, False) if "use_hilbert" in names else (None,)
     layout_axis = matrix.block_layouts if has_layout else (None,)
     causal_axis = matrix.causal if supports_causal else (False,)
+    shape_axis = matrix.adaptive_shapes if "adaptive_config" in names and matrix.adaptive_shapes else matrix.shapes
     for shape, segments, use_hilbert, layout, causal in itertools.product(
-            matrix.shapes, segment_axis, hilbert_axis, layout_axis, causal_axis):
+            shape_axis, segment_axis, hilbert_axis, layout_axis, causal_axis):
         yield Variant(shape, causal, segments, use_hilbert, layout)
 
 

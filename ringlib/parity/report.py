@@ -130,7 +130,7 @@ class Report:
     def to_markdown(self, command: str = "") -> str:
         """The summary as a markdown table with its provenance (for benchmarks/results/)."""
         lines = ["# ringlib parity", ""]
-        for key in ("device", "torch", "date", "dtypes", "backends", "rule", "seconds"):
+        for key in ("device", "torch", "date", "dtypes", "backends", "rule", "bitwise", "seconds"):
             if key in self.meta:
                 lines.append(f"* {key}: {self.meta[key]}")
         if command:

@@ -38,6 +38,7 @@ class BlockSparseRingDistributedDilatedAttention(RingDistributedDilatedAttention
             pattern_seed = int(torch.randint(0, 2 ** 62, ()))
         self.register_buffer("pattern_seed", torch.tensor(pattern_seed, dtype=torch.int64))
         self._seed_shared = seed_given
+        self.backend = "auto"  # the ringlib backend of forward (as on the other block-sparse classes)
 
     def block_pattern(self) -> ringlib.BlockSparse:
         c = self.distributed_config
@@ -53,7 +54,7 @@ class BlockSparseRingDistributedDilatedAttention(RingDistributedDilatedAttention
         if q.shape[1] % bs:
             raise ValueError(f"Sequence length {q.shape[1]} must be divisible by block size {bs}")
         pattern = self.block_pattern()
-        out = ringlib.attention(q, k, v, pattern, causal=is_causal)
+        out = ringlib.attention(q, k, v, pattern, causal=is_causal, backend=self.backend)
         if not return_attention_weights:
             return out
         return out, _dense_weights(q, k, pattern, is_causal)
