@@ -116,7 +116,7 @@ def main() -> None:
             eager = lambda q, k, v, pattern=pattern: ringlib.attention(q, k, v, pattern)  # noqa: E731
             rows.append({"n": n, **measure(f"dilated {mixing}", eager, flops, args, q, k, v)})
             if args.device == "cuda" and n <= args.graphs_up_to:
-                compiled = torch.compile(eager, mode="reduce-overhead", fullgraph=True)
+                compiled = torch.compile(eager, mode="reduce-overhead", fullgraph=True, dynamic=False)
 
                 def graphed(q, k, v, compiled=compiled):
                     torch.compiler.cudagraph_mark_step_begin()  # each call is a new step

@@ -326,5 +326,7 @@ def attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: float, causal:
         from ringlib.patterns import remember
 
         remember(pattern)
+    # plans are built per concrete (n, heads): torch.compile specialises on them
+    # (compile with dynamic=False; symbolic lengths are not supported)
     key = _register(pattern.plan_key, q.shape[1], q.shape[2], ordering)
     return _forward_op(q, k, v, key, float(scale), bool(causal))[0]
