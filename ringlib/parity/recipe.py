@@ -8,8 +8,8 @@ that have no literal spelling (config objects, tensors) are bound to variables o
 evaluation namespace, the way a user's code would reference them.
 
 The codemod's own binding and recipe code (``ringlib_codemods.recipes``) renders the call
-when it is importable; otherwise the small renderer below, written from the
-``Rewrite``/``Arg`` schema of ``ringlib.registry``, stands in.
+when it is importable; otherwise ``ringlib.registry.render_call`` (the same recipe, rendered
+from plain values; the codemod's tests prove the two agree) stands in.
 """
 
 from __future__ import annotations
@@ -17,10 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, Mapping
 
-from ringlib.registry import REQUIRED, Arg, LegacyName, Rewrite
-
-PATTERN_PLACEHOLDER = "<pattern>"
-
+from ringlib.registry import REQUIRED, LegacyName, Rewrite, render_call
 
 class RecipeError(Exception):
     """The recipe cannot be rendered for these arguments (the codemod would not rewrite)."""
@@ -69,48 +66,14 @@ def bind(entry: LegacyName, kwargs: Mapping[str, Any]) -> tuple[dict[str, str], 
     return sources, namespace, defaulted
 
 
-def _render_args(args, sources: Mapping[str, str], defaulted: set[str], pattern_src: str | None) -> list[str]:
-    out = []
-    for arg in args:
-        if arg.source is not None and arg.omit_if_default and arg.source in defaulted:
-            continue
-        src = _arg_source(arg, sources, pattern_src)
-        out.append(src if arg.keyword is None else f"{arg.keyword}={src}")
-    return out
-
-
-def _arg_source(arg: Arg, sources: Mapping[str, str], pattern_src: str | None) -> str:
-    if arg.value is not None:
-        if arg.value == PATTERN_PLACEHOLDER:
-            if pattern_src is None:
-                raise RecipeError("the recipe uses <pattern> but names no pattern")
-            return pattern_src
-        return arg.value
-    if arg.template is not None:
-        try:
-            return arg.template.format(**sources)
-        except KeyError as exc:
-            raise RecipeError(f"template {arg.template!r} names an unknown parameter {exc}") from None
-    if arg.source is None:
-        raise RecipeError(f"argument {arg!r} has neither source, value nor template")
-    if arg.source not in sources:
-        raise RecipeError(f"argument source {arg.source!r} is not a parameter")
-    src = sources[arg.source]
-    if arg.choose:
-        table = dict(arg.choose)
-        if src not in table:
-            raise RecipeError(f"{arg.source}={src} is not one of {sorted(table)} (not a literal choice)")
-        return table[src]
-    return src
-
-
-def render(rewrite: Rewrite, sources: Mapping[str, str], defaulted: set[str]) -> str:
-    """The canonical call as Python source, from the registry schema alone (the fallback
-    when the codemod package is not importable)."""
-    pattern_src = None
-    if rewrite.pattern:
-        pattern_src = f"{rewrite.pattern}({', '.join(_render_args(rewrite.pattern_args, sources, defaulted, None))})"
-    return f"{rewrite.target}({', '.join(_render_args(rewrite.args, sources, defaulted, pattern_src))})"
+def render(entry: LegacyName, semantics: str, sources: Mapping[str, str], defaulted: set[str]) -> str:
+    """The canonical call as Python source through ``ringlib.registry.render_call`` (the
+    fallback when the codemod package is not importable)."""
+    given = {name: src for name, src in sources.items() if name not in defaulted}
+    try:
+        return render_call(entry, semantics, given)  # type: ignore[arg-type]
+    except (KeyError, ValueError) as exc:
+        raise RecipeError(f"{entry.name}: the registry recipe cannot render this call ({exc})") from None
 
 
 def render_with_codemod(entry: LegacyName, rewrite: Rewrite, call_source: str) -> str | None:
@@ -177,5 +140,5 @@ def build(entry: LegacyName, kwargs: Mapping[str, Any], semantics: str = "preser
     source = render_with_codemod(entry, rewrite, call_source)
     if source is None:
         RENDERER["name"] = "ringlib.parity.recipe (fallback: codemod package not importable)"
-        source = render(rewrite, sources, defaulted)
+        source = render(entry, semantics, sources, defaulted)
     return evaluate(source, namespace, extra), source

@@ -93,3 +93,16 @@ def test_cuda_output_is_never_relaxed():
     x, g = torch.randn(8), torch.randn(8)
     got = _bitwise(_ev(x, g), _ev(x + 1e-6, g), rerun=lambda: _ev(x - 1e-6, g))
     assert got["output"].status == FAIL and "forward is not reproducible" in got["output"].message
+
+
+def test_fallback_renderer_agrees_with_the_codemod():
+    from ringlib import registry
+    from ringlib.parity import recipe
+
+    entry = registry.by_key()["RingDilatedAttentionCorrect"]
+    kwargs = {"embed_dim": 64, "num_heads": 4, "segment_lengths": [16, 32], "dilation_rates": [1, 2],
+              "use_hilbert": False, "dropout": 0.1}
+    sources, _, defaulted = recipe.bind(entry, kwargs)
+    call = f"{entry.name}({', '.join(f'{k}={sources[k]}' for k in kwargs)})"
+    assert recipe.render(entry, "preserve", sources, defaulted) == \
+        recipe.render_with_codemod(entry, entry.rewrites["preserve"], call)
