@@ -19,11 +19,11 @@ from ringlib.blocksparse.layouts import (
     hierarchical_levels,
     local_window,
 )
-from ringlib.blocksparse.pattern import BlockSparse, FixedLayout
+from ringlib.blocksparse.pattern import BlockSparse, StaticLayout
 
 __all__ = [
     "BlockSparse",
-    "FixedLayout",
+    "StaticLayout",
     "LayoutGenerator",
     "LocalWindow",
     "DilatedBlocks",

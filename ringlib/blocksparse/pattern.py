@@ -28,14 +28,14 @@ Tensor = torch.Tensor
 
 
 @dataclass(frozen=True, repr=False)
-class FixedLayout:
+class StaticLayout:
     """A layout given as a tensor, frozen to bytes so that patterns hash by value."""
 
     shape: tuple[int, ...]
     data: bytes  # int32 counts, C order
 
     @classmethod
-    def from_tensor(cls, t: Tensor) -> "FixedLayout":
+    def from_tensor(cls, t: Tensor) -> "StaticLayout":
         counts = _check_counts(t, "layout")
         return cls(tuple(counts.shape), counts.contiguous().numpy().tobytes())
 
@@ -44,7 +44,7 @@ class FixedLayout:
 
     def __repr__(self) -> str:
         digest = hashlib.sha1(self.data).hexdigest()[:10]
-        return f"FixedLayout(shape={self.shape}, sha1={digest})"
+        return f"StaticLayout(shape={self.shape}, sha1={digest})"
 
 
 def _check_counts(t, what: str) -> Tensor:
@@ -61,7 +61,7 @@ def _check_counts(t, what: str) -> Tensor:
     return counts if counts.dim() == 3 else counts.unsqueeze(0)
 
 
-LayoutSource = Union[FixedLayout, _layouts.LayoutGenerator, Callable[[int, int], Tensor]]
+LayoutSource = Union[StaticLayout, _layouts.LayoutGenerator, Callable[[int, int], Tensor]]
 
 
 @dataclass(frozen=True, init=False)
@@ -106,10 +106,10 @@ class BlockSparse(Pattern):
             except TypeError as err:
                 raise TypeError(f"bad parameters for layout {layout!r}: {err}") from None
         if isinstance(layout, torch.Tensor):
-            layout = FixedLayout.from_tensor(layout)
+            layout = StaticLayout.from_tensor(layout)
         elif isinstance(layout, _layouts.LayoutGenerator):
             layout = layout.with_block_size(block_size)
-        elif not (isinstance(layout, FixedLayout) or callable(layout)):
+        elif not (isinstance(layout, StaticLayout) or callable(layout)):
             raise TypeError(
                 "layout must be a bool/integer tensor, a callable (num_blocks, heads) -> mask, a "
                 f"ringlib.blocksparse generator or a layout name, got {type(layout).__name__}"
@@ -213,7 +213,7 @@ def _no_ordering(ordering) -> None:
 @functools.lru_cache(maxsize=256)
 def _counts(pattern: BlockSparse, nb: int, heads: int) -> Tensor:
     layout = pattern.layout
-    if isinstance(layout, FixedLayout):
+    if isinstance(layout, StaticLayout):
         counts = layout.tensor().clone()
         what = "layout"
     else:

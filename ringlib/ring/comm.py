@@ -65,15 +65,18 @@ def timeout(group) -> datetime.timedelta:
 
 @dataclass
 class Transfer:
-    """One posted exchange: send to the next rank of the ring, receive from the previous."""
+    """One posted exchange: send to the next rank of the ring, receive from the previous.
+    ``received``: one tensor, or a list of tensors when a list was sent."""
 
     works: list
-    received: Tensor | None
+    received: Tensor | list[Tensor] | None
     source: int
     group: object
     what: str
 
-    def wait(self) -> Tensor | None:
+    def wait(self) -> Tensor | list[Tensor] | None:
+        """Wait for the send and the receive; returns the received payload and drops this
+        transfer's references to its buffers (the send buffers may be reused or freed)."""
         limit = timeout(self.group)
         for work in self.works:
             try:
@@ -87,7 +90,8 @@ class Transfer:
                 raise RuntimeError(
                     f"ring attention: rank {dist.get_rank()} got no {self.what} from rank "
                     f"{self.source} within {limit.total_seconds():g} s: a peer failed or left the ring")
-        return self.received
+        received, self.received, self.works = self.received, None, []
+        return received
 
 
 class Ring:
@@ -101,47 +105,115 @@ class Ring:
         self.size = len(self.ranks)
         self.next = _global(group, self.ranks[(self.pos + 1) % self.size])
         self.prev = _global(group, self.ranks[(self.pos - 1) % self.size])
+        self.spares: list[Tensor] = []  # completed receive buffers, reused by ``post``
 
     def source(self, step: int) -> int:
         """Group rank whose data this rank holds after ``step`` hops."""
         return self.ranks[(self.pos - step) % self.size]
 
     def post(self, send: Tensor, what: str) -> Transfer:
+        """Send ``send`` (contiguous: no copy) to the next rank and receive a tensor of the
+        same shape from the previous one, into a spare buffer given back with ``recycle``
+        where one fits (double buffering), else a new one."""
         send = send.contiguous()
-        recv = torch.empty_like(send)
+        recv = self._spare_like(send)
         ops = [dist.P2POp(dist.isend, send, self.next, self.group),
                dist.P2POp(dist.irecv, recv, self.prev, self.group)]
         return Transfer(dist.batch_isend_irecv(ops), recv, self.prev, self.group, what)
+
+    def post_all(self, sends: Tensor | Sequence[Tensor], what: str) -> "Transfer | Batch":
+        """``post`` for a tensor, or for each tensor of a list (a ``Batch``)."""
+        if isinstance(sends, Tensor):
+            return self.post(sends, what)
+        return Batch([self.post(t, what) for t in sends])
+
+    def recycle(self, buffers: Tensor | Sequence[Tensor] | None) -> None:
+        """Give back buffers whose transfers are complete, for the next receives to reuse."""
+        if buffers is None:
+            return
+        self.spares += [buffers] if isinstance(buffers, Tensor) else list(buffers)
+
+    def _spare_like(self, like: Tensor) -> Tensor:
+        for i, t in enumerate(self.spares):
+            if t.shape == like.shape and t.dtype == like.dtype and t.device == like.device and t.is_contiguous():
+                return self.spares.pop(i)
+        return torch.empty_like(like, memory_format=torch.contiguous_format)
+
+
+@dataclass
+class Batch:
+    """Transfers of the tensors of a list payload."""
+
+    transfers: list
+
+    def wait(self) -> list[Tensor]:
+        out = [t.wait() for t in self.transfers]
+        self.transfers = []
+        return out
 
 
 def _global(group, rank: int) -> int:
     return rank if group is None or group is dist.group.WORLD else dist.get_global_rank(group, rank)
 
 
-def run_forward(ring: Ring, pending: Transfer, compute: Callable[[int, Tensor], None]) -> None:
+def run_forward(ring: Ring, pending, compute: Callable[[int, Tensor], None]) -> None:
     """Pass the keys/values around the ring (``pending``: the first transfer, already posted
-    with ``ring.post`` so that it overlaps the local work); ``compute(step, received)`` runs
-    for steps 1..size-1 while the next transfer is in flight."""
-    for step in range(1, ring.size):
-        current = pending.wait()
-        if step + 1 < ring.size:
-            pending = ring.post(current, "keys/values")
-        compute(step, current)
+    with ``ring.post``/``post_all`` so that it overlaps the local work; the payload is a
+    tensor or a list of tensors); ``compute(step, received)`` runs for steps 1..size-1 while
+    the next transfer is in flight. Two receive buffers are used in turn: the one computed on
+    at step s receives the payload of step s + 2."""
+    spare = None
+    try:
+        for step in range(1, ring.size):
+            current = pending.wait()  # also completes the send of ``spare``
+            if step + 1 < ring.size:
+                ring.recycle(spare)
+                pending = ring.post_all(current, "keys/values")
+            compute(step, current)
+            spare = current
+            current = None
+    finally:
+        ring.spares = []
 
 
-def run_backward(ring: Ring, pending: Transfer, contribute: Callable[[int, Tensor], Tensor]) -> Tensor:
+def run_backward(ring: Ring, pending, contribute: Callable[[int, Tensor], Tensor]):
     """Backward ring: the keys/values travel as in the forward; ``contribute(step, received)``
     returns this rank's gradient for the received keys/values (same layout, accumulation
-    dtype). Those gradients travel on behind the keys/values, each rank adding its own, and
-    arrive back at their owner after a full turn. Returns the gradient of this rank's own
-    payload summed over the other ranks of the ring."""
+    dtype, new buffers it gives up). Those gradients travel on behind the keys/values, each
+    rank adding its own, and arrive back at their owner after a full turn. Returns the
+    gradient of this rank's own payload summed over the other ranks of the ring.
+
+    Buffers: two for the keys/values (double buffering; dropped before the last gradient
+    transfer), this step's gradient, and the incoming gradient, which is waited for before
+    this step's kernels (so the previous outgoing gradient is freed) and, once added, receives
+    the next step's."""
     grad_transfer = None
-    for step in range(1, ring.size):
-        current = pending.wait()
-        if step + 1 < ring.size:
-            pending = ring.post(current, "keys/values")
-        grad = contribute(step, current)
-        if grad_transfer is not None:
-            grad = grad + grad_transfer.wait()
-        grad_transfer = ring.post(grad, "key/value gradients")
-    return grad_transfer.wait()
+    spare = None
+    try:
+        for step in range(1, ring.size):
+            current = pending.wait()
+            last = step + 1 == ring.size
+            if not last:
+                ring.recycle(spare)
+                pending = ring.post_all(current, "keys/values")
+            incoming = grad_transfer.wait() if grad_transfer is not None else None
+            grad_transfer = None
+            grad = contribute(step, current)
+            spare = current
+            current = None
+            if last:  # the keys/values are no longer needed: free them before the last exchange
+                spare = pending = None
+                ring.spares = []
+            if incoming is not None:
+                if isinstance(grad, Tensor):
+                    grad.add_(incoming)
+                else:
+                    for g, i in zip(grad, incoming):
+                        g.add_(i)
+                ring.recycle(incoming)
+                incoming = None
+            grad_transfer = ring.post_all(grad, "key/value gradients")
+            grad = None
+        return grad_transfer.wait()
+    finally:
+        ring.spares = []

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 
 import torch
 
-from ringlib import lse as lse_ops
 from ringlib.backends import kernels
 from ringlib.backends.strided import _gather_index, rows_view
 from ringlib.plan import StridedParts
@@ -226,6 +225,42 @@ def _flat(x: Tensor) -> Tensor:
     return x.reshape(-1, *x.shape[-3:])
 
 
+def _merge_(acc_o: Tensor, acc_l: Tensor, o: Tensor, lse: Tensor) -> None:
+    """``lse.merge_`` with the same arithmetic (bit for bit) but no shard-sized temporaries:
+    ``o`` must be a buffer the caller gives up (a kernel output); it is scaled in place."""
+    lse = lse.to(acc_l.dtype)
+    new_lse = torch.logaddexp(acc_l, lse)
+    finite = torch.isfinite(new_lse)
+    safe = torch.where(finite, new_lse, torch.zeros_like(new_lse))
+    w_acc = torch.where(finite, torch.exp(acc_l - safe), torch.zeros_like(safe))
+    w_new = torch.where(finite, torch.exp(lse - safe), torch.zeros_like(safe))
+    acc_o.mul_(w_acc.unsqueeze(-1))
+    acc_o.add_(o.to(acc_o.dtype).mul_(w_new.unsqueeze(-1)))
+    acc_l.copy_(new_lse)
+
+
+def _covers(x: Tensor, view: StridedParts, keys: bool) -> bool:
+    """Whether the family's rows are all of ``x`` (its view is then a permutation of ``x``)."""
+    return rows_view(x, view, keys).numel() == x.numel()
+
+
+def _adopt(t: Tensor, shape: torch.Size, view: StridedParts, dtype: torch.dtype) -> Tensor | None:
+    """A contiguous tensor of ``shape`` whose family view (keys) is exactly ``t``, sharing
+    its memory (a kernel output laid out like the carrier), or None."""
+    if t.dtype != dtype or t.numel() != shape.numel():
+        return None
+    c = torch.empty(0, dtype=t.dtype, device=t.device)
+    try:
+        c.set_(t.untyped_storage(), t.storage_offset(), shape, torch.empty(shape, device="meta").stride())
+    except RuntimeError:
+        return None
+    r = rows_view(c, view, keys=True)
+    same_strides = all(a == b for a, b, size in zip(r.stride(), t.stride(), t.shape) if size > 1)
+    if r.data_ptr() == t.data_ptr() and r.shape == t.shape and same_strides:
+        return c
+    return None
+
+
 def _fix_empty_rows(mask: Tensor | None):
     """Rows of a mask with no visible key: give them every key (so the kernel is defined)
     and report them, to zero their results."""
@@ -258,20 +293,25 @@ class Strategy:
                 out.append(tuple(t.index_select(1, idx) for t in tensors))
         return out
 
-    def _payload(self, ring: RingPlan, k: Tensor, v: Tensor) -> Tensor:
-        """The key/value rows of this rank that the ring carries, in one contiguous buffer."""
-        views = [rows_view(x, self.s.families[f].view, keys=True) for f in ring.families for x in (k, v)]
-        return torch.cat([t.reshape(-1) for t in views])
-
-    def _unpack(self, ring: RingPlan, buf: Tensor, like: Tensor) -> dict[int, tuple[Tensor, Tensor]]:
-        out, offset = {}, 0
+    def _payload(self, ring: RingPlan, k: Tensor, v: Tensor) -> list[Tensor]:
+        """The key/value rows of this rank that the ring carries, one contiguous "carrier" per
+        family and tensor: ``k`` / ``v`` themselves (no copy) where the family covers all
+        rows, else a packed copy of the family's rows."""
+        out = []
         for f in ring.families:
-            shape = rows_view(like, self.s.families[f].view, keys=True).shape
-            size = shape.numel()
-            kk = buf[offset: offset + size].view(shape)
-            vv = buf[offset + size: offset + 2 * size].view(shape)
+            view = self.s.families[f].view
+            out += [x if _covers(x, view, keys=True) else rows_view(x, view, keys=True).contiguous() for x in (k, v)]
+        return out
+
+    def _unpack(self, ring: RingPlan, bufs: list[Tensor], like: Tensor) -> dict[int, tuple[Tensor, Tensor]]:
+        """Carriers (as ``_payload`` lays them out) -> per family, the (keys, values) views."""
+        out = {}
+        for i, f in enumerate(ring.families):
+            view = self.s.families[f].view
+            kk, vv = bufs[2 * i], bufs[2 * i + 1]
+            if _covers(like, view, keys=True):
+                kk, vv = rows_view(kk, view, keys=True), rows_view(vv, view, keys=True)
             out[f] = (kk, vv)
-            offset += 2 * size
         return out
 
     def _attend(self, call: Call, q6: Tensor, k6: Tensor, v6: Tensor):
@@ -289,19 +329,28 @@ class Strategy:
         acc = torch.float64 if q.dtype == torch.float64 else torch.float32
         fams = self.s.families
         inputs = self._branch_inputs((q, k, v), q.device)
-        acc_o = [torch.zeros(rows_view(q, f.view, keys=False).shape, dtype=acc, device=q.device) for f in fams]
-        acc_l = [torch.full(a.shape[:-1], float("-inf"), dtype=acc, device=q.device) for a in acc_o]
+        # one family over all rows (dense): its accumulators are views of the output and the
+        # log-sum-exp, so no separate output buffer is needed at the end
+        whole = self.s.combine == "lse" and len(fams) == 1 and self.s.orders[fams[0].branch] is None \
+            and _covers(q, fams[0].view, keys=False)
+        if whole:
+            out_acc = torch.zeros(q.shape, dtype=acc, device=q.device)
+            lse_acc = torch.full(q.shape[:-1], float("-inf"), dtype=acc, device=q.device)
+            acc_o = [rows_view(out_acc, fams[0].view, keys=False)]
+            acc_l = [rows_view(lse_acc, fams[0].view, keys=False)]
+        else:
+            acc_o = [torch.zeros(rows_view(q, f.view, keys=False).shape, dtype=acc, device=q.device) for f in fams]
+            acc_l = [torch.full(a.shape[:-1], float("-inf"), dtype=acc, device=q.device) for a in acc_o]
 
         def merge(call: Call, o: Tensor, lse: Tensor) -> None:
-            lse_ops.merge_(_sel(acc_o[call.family], call, call.q_rows),
-                           _sel(acc_l[call.family], call, call.q_rows), o, lse)
+            _merge_(_sel(acc_o[call.family], call, call.q_rows), _sel(acc_l[call.family], call, call.q_rows), o, lse)
 
         def queries(call: Call) -> Tensor:
             qb = inputs[fams[call.family].branch][0]
             return _sel(rows_view(qb, fams[call.family].view, keys=False), call, call.q_rows)
 
         rings = [comm.Ring(r.ranks, self.group) for r in self.s.rings]
-        pending = [ring.post(self._payload(r, k, v), "keys/values") for ring, r in zip(rings, self.s.rings)]
+        pending = [ring.post_all(self._payload(r, k, v), "keys/values") for ring, r in zip(rings, self.s.rings)]
         for call in self.s.local:
             _, kb, vb = inputs[fams[call.family].branch]
             view = fams[call.family].view
@@ -316,6 +365,9 @@ class Strategy:
                     merge(call, *self._attend(call, queries(call), _sel(kk, call, call.k_rows),
                                               _sel(vv, call, call.k_rows)))
             comm.run_forward(ring, first, compute)
+        pending = first = None
+        if whole:  # merging into an empty output would copy it exactly
+            return out_acc.to(q.dtype), (lse_acc,)
         out, total_lse = self._combine(q, acc_o, acc_l, acc)
         if self.s.combine == "lse":
             return out, (total_lse,)
@@ -334,15 +386,14 @@ class Strategy:
             for i in members:
                 view = self.s.families[i].view
                 if self.s.combine == "lse":
-                    lse_ops.merge_(rows_view(bo, view, keys=False), rows_view(bl, view, keys=False),
-                                   acc_o[i], acc_l[i])
+                    _merge_(rows_view(bo, view, keys=False), rows_view(bl, view, keys=False), acc_o[i], acc_l[i])
                 else:
                     rows_view(bo, view, keys=False).add_(acc_o[i] * self.s.families[i].weight)
             if order is not None:
                 inv = order[1].to(q.device)
                 bo, bl = bo.index_select(1, inv), bl.index_select(1, inv)
                 if self.s.combine == "lse":
-                    lse_ops.merge_(out, total, bo, bl)
+                    _merge_(out, total, bo, bl)
                 else:
                     out.add_(bo)
         return out.to(q.dtype), total
@@ -382,17 +433,21 @@ class Strategy:
             if ok is not None:  # rows without keys in this call: no gradient flows through them
                 do6 = do6 * ok.unsqueeze(-1)
                 l6 = l6.masked_fill(~ok, float("inf"))
-            q4 = _flat(q6).contiguous()
+            # the CPU kernels read strided operands in place (bit for bit the same result);
+            # elsewhere they get contiguous copies, as before
+            dense = (lambda t: t) if q.device.type == "cpu" else (lambda t: t.contiguous())
+            q4 = dense(_flat(q6))
             dq, dk, dv = self.backward_kernel(
-                _flat(do6).contiguous(), q4, _flat(k6).contiguous(), _flat(v6).contiguous(),
-                _flat(o6).to(q.dtype).contiguous(), l6.reshape(q4.shape[:-1]).contiguous(),
+                dense(_flat(do6)), q4, dense(_flat(k6)), dense(_flat(v6)),
+                dense(_flat(o6).to(q.dtype)), l6.reshape(q4.shape[:-1]).contiguous(),
                 self.scale, call.causal, mask)
             g = grads[fams[call.family].branch][0]
             _sel(rows_view(g, fams[call.family].view, keys=False), call, call.q_rows).add_(dq.view(q6.shape))
+            del dq
             return dk.view(k6.shape), dv.view(v6.shape)
 
         rings = [comm.Ring(r.ranks, self.group) for r in self.s.rings]
-        pending = [ring.post(self._payload(r, k, v), "keys/values") for ring, r in zip(rings, self.s.rings)]
+        pending = [ring.post_all(self._payload(r, k, v), "keys/values") for ring, r in zip(rings, self.s.rings)]
         for call in self.s.local:
             f = fams[call.family]
             _, kb, vb = inputs[f.branch][:3]
@@ -402,22 +457,33 @@ class Strategy:
             _sel(rows_view(gk, f.view, keys=True), call, call.k_rows).add_(dk)
             _sel(rows_view(gv, f.view, keys=True), call, call.k_rows).add_(dv)
         for ring, plan, first in zip(rings, self.s.rings, pending):
-            def contribute(step: int, buf: Tensor, plan=plan) -> Tensor:
-                kv = self._unpack(plan, buf, k)
-                grad = torch.zeros(buf.shape, dtype=acc, device=q.device)
-                gkv = self._unpack(plan, grad, k)
+            def contribute(step: int, bufs: list[Tensor], plan=plan) -> list[Tensor]:
+                kv = self._unpack(plan, bufs, k)
+                slot = {f: i for i, f in enumerate(plan.families)}
+                grad: list[Tensor | None] = [None] * len(bufs)
                 for call in plan.steps[step - 1]:
                     kk, vv = kv[call.family]
                     dk, dv = grad_kernel(call, _sel(kk, call, call.k_rows), _sel(vv, call, call.k_rows))
-                    _sel(gkv[call.family][0], call, call.k_rows).add_(dk)
-                    _sel(gkv[call.family][1], call, call.k_rows).add_(dv)
-                return grad
+                    view = fams[call.family].view
+                    for j, d in ((2 * slot[call.family], dk), (2 * slot[call.family] + 1, dv)):
+                        if grad[j] is None:  # the kernel's output is the carrier where the layout allows
+                            grad[j] = _adopt(d, bufs[j].shape, view, acc) if _covers(k, view, keys=True) else None
+                            if grad[j] is not None:
+                                continue
+                            grad[j] = torch.zeros(bufs[j].shape, dtype=acc, device=q.device)
+                        g = rows_view(grad[j], view, keys=True) if _covers(k, view, keys=True) else grad[j]
+                        _sel(g, call, call.k_rows).add_(d)
+                    del dk, dv
+                return [torch.zeros(b.shape, dtype=acc, device=q.device) if g is None else g
+                        for b, g in zip(bufs, grad)]
 
             home = comm.run_backward(ring, first, contribute)
             for f, (dk, dv) in self._unpack(plan, home, k).items():
                 gk, gv = grads[fams[f].branch][1:]
                 rows_view(gk, fams[f].view, keys=True).add_(dk)
                 rows_view(gv, fams[f].view, keys=True).add_(dv)
+            del home
+        pending = first = None
         for order, branch_grads in zip(self.s.orders, grads):
             if order is not None:  # back to the rank's row order
                 inv = order[1].to(q.device)
