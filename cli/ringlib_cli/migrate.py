@@ -42,7 +42,7 @@ def migrate(
     exclude: Optional[List[str]] = typer.Option(
         None, "--exclude", help="Skip paths matching this glob (gitignore syntax; repeatable)."),
     jobs: Optional[int] = typer.Option(
-        None, "--jobs", "-j", min=0, help="Worker processes (0: one per CPU)."),
+        None, "--jobs", "-j", min=0, help="Worker processes (0: one per CPU, as far as there are files to keep them busy)."),
     report: Optional[Path] = typer.Option(
         None, "--report", help="Write every site, comment and error to this JSON file."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print errors only."),
