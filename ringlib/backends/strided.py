@@ -64,6 +64,16 @@ def _read(x: Tensor, part: StridedParts, keys: bool, in_place: bool) -> Tensor:
     return x.reshape(b, n * h, *rest)[:, index.reshape(-1)].view(b, *index.shape, *rest)
 
 
+def view_4d(x: Tensor, part: StridedParts, keys: bool) -> Tensor:
+    """The rows of a single-lane family as ``(b*S, J, rows, *d)``: one ``as_strided`` when the
+    segments tile the batch (always for batch 1), else a copy."""
+    size, stride, offset = _layout(x, part, keys)
+    b, segments, _, heads, rows, *rest = size
+    if b == 1 or stride[0] == segments * stride[1]:
+        return x.as_strided((b * segments, heads, rows, *rest), (stride[1], *stride[3:]), offset)
+    return _as_4d(x.as_strided(size, stride, offset))
+
+
 def _as_4d(view: Tensor) -> Tensor:
     """``(b, S, 1, J, rows, *d)`` -> ``(b*S, J, rows, *d)``: a view whenever the segments tile
     the batch (the common case), so the kernels read q, k, v in place."""
@@ -160,15 +170,21 @@ def run_forward(q: Tensor, k: Tensor, v: Tensor, plan: Plan, scale: float, causa
         b_lse = torch.full((b, n, h), float("-inf"), dtype=acc, device=device) if plan.combine == "lse" else None
         for piece in _pieces(branch):
             flag, mask = _mask(piece, index, causal, device)
-            q4, k4, v4 = (_as_4d(_read(x, piece, keys, fused)) for x, keys in ((qb, False), (kb, True), (vb, True)))
             if fused:
+                q4, k4, v4 = (view_4d(x, piece, keys) for x, keys in ((qb, False), (kb, True), (vb, True)))
                 o4, l4 = kernels.forward(q4, k4, v4, scale, flag, mask)
             else:
+                q4, k4, v4 = (_as_4d(_read(x, piece, keys, False)) for x, keys in ((qb, False), (kb, True), (vb, True)))
                 o4, l4 = kernels.math_forward(q4, k4, v4, scale, flag, mask, dropout_p)
-            shape = rows_view(b_out, piece, keys=False).shape
+            shape = _layout(b_out, piece, keys=False)[0]
             if plan.combine == "sum":
                 results.append((o4, l4.to(acc)))
-                b_out = _write(b_out, piece, (o4 * piece.weight).view(shape), fused)
+                if fused and piece.weight == 1.0:
+                    rows_view(b_out, piece, keys=False).copy_(o4.view(shape))
+                elif fused:
+                    torch.mul(o4.view(shape), piece.weight, out=rows_view(b_out, piece, keys=False))
+                else:
+                    b_out = _write(b_out, piece, (o4 * piece.weight).view(shape), fused)
             else:
                 b_out = _write(b_out, piece, o4.view(shape), fused)
                 b_lse = _write(b_lse, piece, l4.to(acc).view(shape[:-1]), fused)
@@ -211,11 +227,11 @@ def run_backward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, tot
         gb = grads if index is None else [torch.zeros_like(g) for g in grads]
         for piece in _pieces(branch):
             flag, mask = _mask(piece, index, causal, device)
-            q4, k4, v4 = (_as_4d(rows_view(x, piece, keys)) for x, keys in ((qb, False), (kb, True), (vb, True)))
-            do4 = _as_4d(rows_view(dob, piece, keys=False))
+            q4, k4, v4 = (view_4d(x, piece, keys) for x, keys in ((qb, False), (kb, True), (vb, True)))
+            do4 = view_4d(dob, piece, keys=False)
             if plan.combine == "lse":
-                o4 = _as_4d(rows_view(ob, piece, keys=False))
-                l4 = _as_4d(rows_view(lb, piece, keys=False))
+                o4 = view_4d(ob, piece, keys=False)
+                l4 = view_4d(lb, piece, keys=False)
             else:
                 o4, l4 = next(step)
                 do4 = do4 * piece.weight
