@@ -16,17 +16,22 @@ import torch
 Tensor = torch.Tensor
 
 
-def merge_(acc_o: Tensor, acc_lse: Tensor, o: Tensor, lse: Tensor) -> None:
+def merge_(acc_o: Tensor, acc_lse: Tensor, o: Tensor, lse: Tensor, *, consume: bool = False) -> None:
     """Merge ``(o, lse)`` into the accumulators in place (``o``: ``(..., d)``, ``lse``: ``(...)``).
 
-    Accumulators are float32/float64 tensors or strided views of them.
+    Accumulators are float32/float64 tensors or strided views of them. No temporaries the
+    size of ``o`` beyond one scaled copy of it; ``consume=True`` says the caller gives ``o``
+    up (a kernel output), which is then scaled in place instead.
     """
-    new_lse = torch.logaddexp(acc_lse, lse.to(acc_lse.dtype))
+    lse = lse.to(acc_lse.dtype)
+    new_lse = torch.logaddexp(acc_lse, lse)
     finite = torch.isfinite(new_lse)
     safe = torch.where(finite, new_lse, torch.zeros_like(new_lse))
     w_acc = torch.where(finite, torch.exp(acc_lse - safe), torch.zeros_like(safe))
-    w_new = torch.where(finite, torch.exp(lse.to(acc_lse.dtype) - safe), torch.zeros_like(safe))
-    acc_o.copy_(acc_o * w_acc.unsqueeze(-1) + o.to(acc_o.dtype) * w_new.unsqueeze(-1))
+    w_new = torch.where(finite, torch.exp(lse - safe), torch.zeros_like(safe)).unsqueeze(-1)
+    o = o.to(acc_o.dtype)
+    acc_o.mul_(w_acc.unsqueeze(-1))
+    acc_o.add_(o.mul_(w_new) if consume else o * w_new)
     acc_lse.copy_(new_lse)
 
 

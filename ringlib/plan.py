@@ -83,7 +83,3 @@ class Plan:
     branches: tuple[Branch, ...]
     combine: Literal["lse", "sum"]
     disjoint: bool = False  # no (position, head) is covered by two parts
-
-    @property
-    def parts(self) -> tuple[StridedParts, ...]:
-        return tuple(p for b in self.branches for p in b.parts)

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import torch
 
 from ringlib.backends import kernels
+from ringlib.lse import merge_ as lse_merge_
 from ringlib.backends.strided import _gather_index, rows_view
 from ringlib.plan import StridedParts
 from ringlib.ring import comm
@@ -225,20 +226,6 @@ def _flat(x: Tensor) -> Tensor:
     return x.reshape(-1, *x.shape[-3:])
 
 
-def _merge_(acc_o: Tensor, acc_l: Tensor, o: Tensor, lse: Tensor) -> None:
-    """``lse.merge_`` with the same arithmetic (bit for bit) but no shard-sized temporaries:
-    ``o`` must be a buffer the caller gives up (a kernel output); it is scaled in place."""
-    lse = lse.to(acc_l.dtype)
-    new_lse = torch.logaddexp(acc_l, lse)
-    finite = torch.isfinite(new_lse)
-    safe = torch.where(finite, new_lse, torch.zeros_like(new_lse))
-    w_acc = torch.where(finite, torch.exp(acc_l - safe), torch.zeros_like(safe))
-    w_new = torch.where(finite, torch.exp(lse - safe), torch.zeros_like(safe))
-    acc_o.mul_(w_acc.unsqueeze(-1))
-    acc_o.add_(o.to(acc_o.dtype).mul_(w_new.unsqueeze(-1)))
-    acc_l.copy_(new_lse)
-
-
 def _covers(x: Tensor, view: StridedParts, keys: bool) -> bool:
     """Whether the family's rows are all of ``x`` (its view is then a permutation of ``x``)."""
     return rows_view(x, view, keys).numel() == x.numel()
@@ -343,7 +330,8 @@ class Strategy:
             acc_l = [torch.full(a.shape[:-1], float("-inf"), dtype=acc, device=q.device) for a in acc_o]
 
         def merge(call: Call, o: Tensor, lse: Tensor) -> None:
-            _merge_(_sel(acc_o[call.family], call, call.q_rows), _sel(acc_l[call.family], call, call.q_rows), o, lse)
+            lse_merge_(_sel(acc_o[call.family], call, call.q_rows), _sel(acc_l[call.family], call, call.q_rows), o, lse,
+                       consume=True)
 
         def queries(call: Call) -> Tensor:
             qb = inputs[fams[call.family].branch][0]
@@ -386,14 +374,15 @@ class Strategy:
             for i in members:
                 view = self.s.families[i].view
                 if self.s.combine == "lse":
-                    _merge_(rows_view(bo, view, keys=False), rows_view(bl, view, keys=False), acc_o[i], acc_l[i])
+                    lse_merge_(rows_view(bo, view, keys=False), rows_view(bl, view, keys=False), acc_o[i], acc_l[i],
+                               consume=True)
                 else:
                     rows_view(bo, view, keys=False).add_(acc_o[i] * self.s.families[i].weight)
             if order is not None:
                 inv = order[1].to(q.device)
                 bo, bl = bo.index_select(1, inv), bl.index_select(1, inv)
                 if self.s.combine == "lse":
-                    _merge_(out, total, bo, bl)
+                    lse_merge_(out, total, bo, bl, consume=True)
                 else:
                     out.add_(bo)
         return out.to(q.dtype), total
