@@ -94,7 +94,7 @@ def _lanes_split(part: StridedParts) -> list[StridedParts]:
 
 
 @functools.lru_cache(maxsize=256)
-def _gather_index(ordering: Ordering, branch: Branch, n: int, device: torch.device):
+def gather_index(ordering: Ordering, branch: Branch, n: int, device: torch.device):
     """Row gather index of a branch under an ordering (and its inverse), or None."""
     idx = torch.arange(n, device=device)
     changed = False
@@ -164,7 +164,7 @@ def run_forward(q: Tensor, k: Tensor, v: Tensor, plan: Plan, scale: float, causa
     out = torch.zeros_like(q) if shared else None
     outs, lses, results = [], [], []
     for branch in plan.branches:
-        index = _gather_index(ordering, branch, n, device) if ordering is not None else None
+        index = gather_index(ordering, branch, n, device) if ordering is not None else None
         qb, kb, vb = (q, k, v) if index is None else (x.index_select(1, index[0]) for x in (q, k, v))
         b_out = out if shared else torch.zeros_like(q)
         b_lse = torch.full((b, n, h), float("-inf"), dtype=acc, device=device) if plan.combine == "lse" else None
@@ -220,7 +220,7 @@ def run_backward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, tot
     dout = dout.to(q.dtype)
     step = iter(results or ())
     for branch in plan.branches:
-        index = _gather_index(ordering, branch, n, device) if ordering is not None else None
+        index = gather_index(ordering, branch, n, device) if ordering is not None else None
         perm = (lambda x: x) if index is None else (lambda x: x.index_select(1, index[0]))
         qb, kb, vb, dob = perm(q), perm(k), perm(v), perm(dout)
         ob, lb = (perm(out), perm(total_lse)) if total_lse is not None else (None, None)

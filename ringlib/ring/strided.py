@@ -33,7 +33,7 @@ import torch
 
 from ringlib.backends import kernels
 from ringlib.lse import merge_ as lse_merge_
-from ringlib.backends.strided import _gather_index, rows_view
+from ringlib.backends.strided import gather_index, rows_view
 from ringlib.plan import StridedParts
 from ringlib.ring import comm
 from ringlib.ring.sharding import chunks, positions
@@ -133,7 +133,7 @@ def build(pattern, n: int, heads: int, ordering, world: int, rank: int, layout: 
     local: list[Call] = []
     spanning: dict[tuple[int, ...], list[int]] = {}
     for bi, branch in enumerate(plan.branches):
-        index = _gather_index(ordering, branch, n, cpu) if ordering is not None else None
+        index = gather_index(ordering, branch, n, cpu) if ordering is not None else None
         order = None
         if index is not None:
             rows = torch.arange(n)
