@@ -19,8 +19,10 @@ import time
 
 import torch
 import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 import ringlib
+from ringlib.backends import kernels
 
 
 def timed(fn, device: str, iters: int, warmup: int = 3) -> float:
@@ -59,9 +61,8 @@ def measure(name, fn, flops, args, q, k, v, backward: bool = True):
 
     grad = torch.randn_like(q)
 
-    def fwd_bwd():
-        out = fn(q, k, v)
-        out.backward(grad)
+    def fwd_bwd():  # gradients returned, not accumulated into .grad (no extra pass)
+        torch.autograd.grad(fn(q, k, v), (q, k, v), grad)
 
     row = {"case": name, "fwd+bwd_ms": float("nan"), "fwd+bwd_tflops": float("nan"), "fwd+bwd_peak_mib": float("nan")}
     cases = (("fwd", fwd, 1.0), ("fwd+bwd", fwd_bwd, 3.5)) if backward else (("fwd", fwd, 1.0),)
@@ -96,7 +97,14 @@ def main() -> None:
     parser.add_argument("--graphs-up-to", type=int, default=8192,
                         help="also time torch.compile(mode='reduce-overhead') (CUDA graphs) up to this length")
     parser.add_argument("--json", default=None, help="write the rows as JSON here")
+    parser.add_argument("--cuda-kernels", default=",".join(kernels.CUDA_KERNELS),
+                        help="order of ringlib's half-precision CUDA kernels (cudnn,flash or flash)")
+    parser.add_argument("--cudnn-min-flops", type=float, default=None,
+                        help="override ringlib.backends.kernels.CUDNN_MIN_FLOPS")
     args = parser.parse_args()
+    kernels.CUDA_KERNELS = tuple(args.cuda_kernels.split(","))
+    if args.cudnn_min_flops is not None:
+        kernels.CUDNN_MIN_FLOPS = args.cudnn_min_flops
     dtype = getattr(torch, args.dtype) if args.dtype else (torch.bfloat16 if args.device == "cuda" else torch.float32)
     segments = [int(x) for x in args.segments.split(",")]
     rates = [int(x) for x in args.rates.split(",")]
@@ -110,6 +118,13 @@ def main() -> None:
                                                       v.transpose(1, 2)).transpose(1, 2)
 
             rows.append({"n": n, **measure("dense sdpa", dense, 4.0 * b * d * h * n * n, args, q, k, v)})
+            if args.device == "cuda":  # the performance issue's reference: the flash kernel
+                def dense_flash(q, k, v):
+                    with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
+                        return dense(q, k, v)
+
+                rows.append({"n": n, **measure("dense sdpa (flash)", dense_flash, 4.0 * b * d * h * n * n,
+                                               args, q, k, v)})
         for mixing in ("lse", "head_groups"):
             pattern = ringlib.Dilated(segments, rates, mixing=mixing)
             flops = dilated_flops(pattern, b, n, h, d)
@@ -128,6 +143,7 @@ def main() -> None:
     device_name = torch.cuda.get_device_name() if args.device == "cuda" else platform.processor() or "cpu"
     print(f"# ringlib attention benchmark: {device_name}, torch {torch.__version__}, {dtype}, "
           f"batch {b}, heads {h}, head_dim {d}, segments {segments}, rates {rates}, "
+          f"ringlib CUDA kernels {kernels.CUDA_KERNELS} (cuDNN from {kernels.CUDNN_MIN_FLOPS:.3g} FLOPs), "
           f"{datetime.date.today().isoformat()}")
     keys = ["n", "case", "fwd_ms", "fwd_tflops", "fwd+bwd_ms", "fwd+bwd_tflops"]
     if args.device == "cuda":
@@ -139,7 +155,8 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"device": device_name, "torch": torch.__version__, "dtype": str(dtype),
-                       "date": datetime.date.today().isoformat(), "rows": rows}, fh, indent=1)
+                       "date": datetime.date.today().isoformat(), "cuda_kernels": list(kernels.CUDA_KERNELS),
+                       "rows": rows}, fh, indent=1)
 
 
 if __name__ == "__main__":

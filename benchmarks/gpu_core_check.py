@@ -14,6 +14,7 @@ import torch
 
 import ringlib
 from ringlib import compat
+from ringlib.backends import kernels
 from ringlib.testing import compare
 
 PATTERNS = [
@@ -27,7 +28,21 @@ PATTERNS = [
 ]
 
 
+# half-precision CUDA kernel choices of ringlib.backends.kernels: (order, cuDNN from FLOPs)
+KERNEL_CHOICES = [(("cudnn", "flash"), 0), (("flash",), 0)]
+
+
 def main() -> int:
+    failures = 0
+    for order, min_flops in KERNEL_CHOICES:
+        kernels.CUDA_KERNELS, kernels.CUDNN_MIN_FLOPS = order, min_flops
+        print(f"\n## half-precision kernels: {' then '.join(order)}\n")
+        failures += check_all()
+    print(f"\n{failures} failure(s); torch {torch.__version__}, {torch.cuda.get_device_name()}")
+    return 1 if failures else 0
+
+
+def check_all() -> int:
     device = "cuda"
     failures = 0
     n, h, d = 300, 5, 64
@@ -57,8 +72,7 @@ def main() -> int:
                     print(f"| {pattern!r} | {str(dtype)[6:]} | {causal} | {ordering} | "
                           f"{c_out.tested_error:.2e} / {c_out.bound:.2e} | "
                           f"{worst.tested_error:.2e} / {worst.bound:.2e} | {'PASS' if ok else 'FAIL'} |")
-    print(f"\n{failures} failure(s); torch {torch.__version__}, {torch.cuda.get_device_name()}")
-    return 1 if failures else 0
+    return failures
 
 
 if __name__ == "__main__":
