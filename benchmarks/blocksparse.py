@@ -196,6 +196,8 @@ def speed(args) -> list[dict]:
             layout = random_layout(nb, max(1, round((1 - sparsity) * nb)))
             flops = pattern_flops(layout, bs, b, h, d, args.causal)
             for backend, norm in (("flex", "softmax"), ("sdpa", "softmax"), ("sdpa", "per_block_sum")):
+                if backend not in args.backends.split(","):
+                    continue
                 cases.append((f"{backend} {norm} {sparsity:.0%}", ringlib.BlockSparse(layout, bs, norm), backend, flops))
         for name, pattern, backend, flops in cases:
             if pattern is None:
@@ -285,6 +287,7 @@ def main(argv=None) -> int:
     sp.add_argument("--batch", type=int, default=1)
     sp.add_argument("--causal", action="store_true")
     sp.add_argument("--iters", type=int, default=10)
+    sp.add_argument("--backends", default="flex,sdpa", help="ringlib backends to time (flex, sdpa)")
     ch = sub.add_parser("_child")
     ch.add_argument("--n", type=int, required=True)
     ch.add_argument("--what", required=True)

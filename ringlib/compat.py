@@ -36,6 +36,25 @@ def _lists(segment_lengths, dilation_rates):
     return segment_lengths, dilation_rates
 
 
+def _evenly_spaced(regions: list[tuple[Segmentation, int]]) -> list[tuple[tuple[int, int], list[int]]]:
+    """Group regions of equal (length, rate) whose starts are evenly spaced: each group is one
+    strided family (one kernel call), e.g. a region list repeated along the sequence."""
+    by_kind: dict[tuple[int, int], list[int]] = {}
+    for seg, rate in regions:
+        by_kind.setdefault((seg.length, rate), []).append(seg.start)
+    groups = []
+    for kind, starts in by_kind.items():
+        run = [starts[0]]
+        for start in starts[1:]:
+            if len(run) == 1 or start - run[-1] == run[1] - run[0]:
+                run.append(start)
+            else:
+                groups.append((kind, run))
+                run = [start]
+        groups.append((kind, run))
+    return groups
+
+
 @dataclass(frozen=True, init=False)
 class Regions(Pattern):
     """REGIONS (CATALOG §4.1): regions of ``s_j`` tokens laid one after another from 0 (not
@@ -65,10 +84,11 @@ class Regions(Pattern):
     def _plan(self, n: int, heads: int) -> Plan:
         parts = []
         regions = self.regions(n)
-        for seg, rate in regions:
-            for d0, d1, rows, _ in lane_intervals(rate, seg.length, heads, per_head=False):
-                parts.append(StridedParts(1, seg.length, d1 - d0, 0, heads, 0, 1,
-                                          seg.start + d0, rows, rate, seg.start + d0, rows, rate))
+        for (length, rate), starts in _evenly_spaced(regions):
+            count, stride = len(starts), (starts[1] - starts[0] if len(starts) > 1 else length)
+            for d0, d1, rows, _ in lane_intervals(rate, length, heads, per_head=False):
+                parts.append(StridedParts(count, stride, d1 - d0, 0, heads, 0, 1,
+                                          starts[0] + d0, rows, rate, starts[0] + d0, rows, rate))
         return Plan((Branch(tuple(seg for seg, _ in regions), tuple(parts)),), "sum", disjoint=True)
 
     def reference_parts(self, n, heads, ordering):

@@ -67,13 +67,17 @@ def _read(x: Tensor, part: StridedParts, keys: bool, in_place: bool) -> Tensor:
 
 
 def view_4d(x: Tensor, part: StridedParts, keys: bool) -> Tensor:
-    """The rows of a single-lane family as ``(b*S, J, rows, *d)``: one ``as_strided`` when the
-    segments tile the batch (always for batch 1), else a copy."""
+    """The rows of a family as ``(b*S, lanes*J, rows, *d)``: one ``as_strided`` when the
+    segments tile the batch (always for batch 1), else a copy. Several lanes share the heads
+    dimension (lane-major), which needs ``lane stride == J * head stride`` (see ``_pieces``)."""
     size, stride, offset = _layout(x, part, keys)
-    b, segments, _, heads, rows, *rest = size
+    b, segments, lanes, heads, rows, *rest = size
+    if lanes > 1 and heads > 1 and stride[2] != heads * stride[3]:
+        raise ValueError("lanes share the heads dimension only when rows are packed head after head")
+    head_stride = stride[3] if heads > 1 else stride[2]
     if b == 1 or stride[0] == segments * stride[1]:
-        return x.as_strided((b * segments, heads, rows, *rest), (stride[1], *stride[3:]), offset)
-    return _as_4d(x.as_strided(size, stride, offset))
+        return x.as_strided((b * segments, lanes * heads, rows, *rest), (stride[1], head_stride, *stride[4:]), offset)
+    return x.as_strided(size, stride, offset).reshape(b * segments, lanes * heads, rows, *rest)
 
 
 def _as_4d(view: Tensor) -> Tensor:
@@ -115,13 +119,32 @@ def gather_index(ordering: Ordering, branch: Branch, n: int, device: torch.devic
     return idx, inverse
 
 
-def _pieces(branch: Branch) -> list[StridedParts]:
-    """The single-lane families of a branch, as executed."""
-    return [piece for part in branch.parts for piece in _lanes_split(part)]
+def _pieces(branch: Branch, fold_heads: int | None = None) -> list[StridedParts]:
+    """The families of a branch as executed: one per residue lane, except that a family whose
+    lanes all take the same heads folds its lanes into the heads dimension (one kernel call)
+    when ``fold_heads`` (the tensors' head count, given when their rows are packed head after
+    head) shows that lane ``d``, head ``j`` sits at ``(d * J + j) * head stride``."""
+    out = []
+    for part in branch.parts:
+        if (fold_heads is not None and part.lanes > 1 and part.lane_head_step == 0
+                and part.heads * part.head_step == fold_heads):
+            out.append(part)
+        else:
+            out.extend(_lanes_split(part))
+    return out
+
+
+def _fold_heads(q: Tensor, k: Tensor, v: Tensor, causal: bool, ordering: Ordering) -> int | None:
+    """The head count under which lanes may fold into heads (see ``_pieces``), or None: the
+    rows of q, k, v must be packed head after head, and per-lane masks (causal under an
+    ordering) must not differ between lanes."""
+    packed = all(x.stride(1) == x.shape[2] * x.stride(2) for x in (q, k, v))
+    return q.shape[2] if packed and (not causal or ordering is None) else None
 
 
 def _mask(part: StridedParts, index, causal: bool, device) -> tuple[bool, Tensor | None]:
-    """(top-left causal flag, boolean mask) of one single-lane family."""
+    """(top-left causal flag, boolean mask) of one family (lanes differ by a common shift of
+    query and key rows, so one mask serves them all when no ordering permutes the rows)."""
     if not causal:
         return False, None
     if index is None and part.same_rows:
@@ -195,12 +218,13 @@ def run_forward(q: Tensor, k: Tensor, v: Tensor, plan: Plan, scale: float, causa
     shared = plan.combine == "sum" and plan.disjoint and ordering is None
     out = torch.zeros_like(q) if shared else None
     outs, lses, results = [], [], []
+    fold = _fold_heads(q, k, v, causal, ordering) if fused else None
     for branch in plan.branches:
         index = gather_index(ordering, branch, n, device) if ordering is not None else None
         qb, kb, vb = (q, k, v) if index is None else (x.index_select(1, index[0]) for x in (q, k, v))
         b_out = out if shared else torch.zeros_like(q)
         b_lse = torch.full((b, n, h), float("-inf"), dtype=acc, device=device) if plan.combine == "lse" else None
-        for piece in _pieces(branch):
+        for piece in _pieces(branch, fold):
             flag, mask = _mask(piece, index, causal, device)
             if fused:
                 q4, k4, v4 = (view_4d(x, piece, keys) for x, keys in ((qb, False), (kb, True), (vb, True)))
@@ -251,13 +275,14 @@ def run_backward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, tot
     grads = [torch.zeros(b, n, h, d, dtype=acc, device=device) for _ in range(3)]
     dout = dout.to(q.dtype)
     step = iter(results or ())
+    fold = _fold_heads(q, k, v, causal, ordering)
     for branch in plan.branches:
         index = gather_index(ordering, branch, n, device) if ordering is not None else None
         perm = (lambda x: x) if index is None else (lambda x: x.index_select(1, index[0]))
         qb, kb, vb, dob = perm(q), perm(k), perm(v), perm(dout)
         ob, lb = (perm(out), perm(total_lse)) if total_lse is not None else (None, None)
         gb = grads if index is None else [torch.zeros_like(g) for g in grads]
-        for piece in _pieces(branch):
+        for piece in _pieces(branch, fold):
             flag, mask = _mask(piece, index, causal, device)
             q4, k4, v4 = (view_4d(x, piece, keys) for x, keys in ((qb, False), (kb, True), (vb, True)))
             do4 = view_4d(dob, piece, keys=False)
@@ -304,7 +329,7 @@ def _register(pattern_key: str, n: int, heads: int, ordering: Ordering) -> str:
     return key
 
 
-def _saved_shapes(q: Tensor, plan: Plan):
+def _saved_shapes(q: Tensor, k: Tensor, v: Tensor, plan: Plan, causal: bool, ordering: Ordering):
     """Shapes and dtypes of what the forward saves, for the fake (meta) implementation."""
     b, n, h, d = q.shape
     acc = _acc_dtype(q.dtype)
@@ -312,10 +337,10 @@ def _saved_shapes(q: Tensor, plan: Plan):
         return [((b, n, h), acc)]
     shapes = []
     for branch in plan.branches:
-        for piece in _pieces(branch):
-            rows = b * piece.segments
-            shapes += [((rows, piece.q_count, piece.heads, d), q.dtype),
-                       ((rows, piece.heads, piece.q_count), acc)]
+        for piece in _pieces(branch, _fold_heads(q, k, v, causal, ordering)):
+            rows, heads = b * piece.segments, piece.lanes * piece.heads
+            shapes += [((rows, piece.q_count, heads, d), q.dtype),
+                       ((rows, heads, piece.q_count), acc)]
     return shapes
 
 
@@ -332,7 +357,7 @@ def _forward_op(q: Tensor, k: Tensor, v: Tensor, key: str, scale: float, causal:
 @_forward_op.register_fake
 def _(q, k, v, key, scale, causal):
     plan, ordering = _REGISTERED[key]
-    saved = _saved_shapes(q, plan)
+    saved = _saved_shapes(q, k, v, plan, causal, ordering)
     return [torch.empty_like(q), *(q.new_empty(shape, dtype=dtype) for shape, dtype in saved)]
 
 
