@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 import ringlib
-from ringlib.backends import kernels
+from ringlib.backends import fused_forward, kernels
 
 
 def timed(fn, device: str, iters: int, warmup: int = 3) -> float:
@@ -99,10 +99,13 @@ def main() -> None:
     parser.add_argument("--json", default=None, help="write the rows as JSON here")
     parser.add_argument("--cuda-kernels", default=",".join(kernels.CUDA_KERNELS),
                         help="order of ringlib's half-precision CUDA kernels (cudnn,flash or flash)")
+    parser.add_argument("--no-fused-forward", action="store_true",
+                        help="forwards without autograd take the per-family path, not the one-launch Triton kernel")
     parser.add_argument("--cudnn-min-flops", type=float, default=None,
                         help="override ringlib.backends.kernels.CUDNN_MIN_FLOPS")
     args = parser.parse_args()
     kernels.CUDA_KERNELS = tuple(args.cuda_kernels.split(","))
+    fused_forward.ENABLED = not args.no_fused_forward
     # one compiled graph per (length, pattern, grad mode), all from the same lambda's code
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
     if args.cudnn_min_flops is not None:
@@ -144,6 +147,7 @@ def main() -> None:
     print(f"# ringlib attention benchmark: {device_name}, torch {torch.__version__}, {dtype}, "
           f"batch {b}, heads {h}, head_dim {d}, segments {segments}, rates {rates}, "
           f"ringlib CUDA kernels {kernels.CUDA_KERNELS} (cuDNN from {kernels.CUDNN_MIN_FLOPS:.3g} FLOPs), "
+          f"no-grad forward {'one Triton launch' if fused_forward.ENABLED else 'per family'}, "
           f"{datetime.date.today().isoformat()}")
     keys = ["n", "case", "fwd_ms", "fwd_tflops", "fwd+bwd_ms", "fwd+bwd_tflops"]
     if args.device == "cuda":

@@ -38,8 +38,34 @@ def main() -> int:
         kernels.CUDA_KERNELS, kernels.CUDNN_MIN_FLOPS = order, min_flops
         print(f"\n## half-precision kernels: {' then '.join(order)}\n")
         failures += check_all()
+    print("\n## forwards without autograd (one Triton launch per plan)\n")
+    failures += check_inference()
     print(f"\n{failures} failure(s); torch {torch.__version__}, {torch.cuda.get_device_name()}")
     return 1 if failures else 0
+
+
+def check_inference() -> int:
+    failures = 0
+    n, h, d = 300, 5, 64
+    gen = torch.Generator().manual_seed(1)
+    qkv = torch.randn(2, n, 3, h, d, generator=gen, dtype=torch.float64).to("cuda")
+    base = qkv.unbind(2)  # strided operands, as a fused projection makes them
+    print("| pattern | dtype | causal | out err / bound | ok |")
+    print("|---|---|---|---|---|")
+    for pattern in PATTERNS:
+        for causal in (False, True):
+            ref = ringlib.attention(*base, pattern, causal=causal, backend="reference")
+            for dtype in (torch.bfloat16, torch.float16):
+                lo = [t.to(dtype) for t in base]
+                with torch.no_grad():
+                    plain = ringlib.attention(*lo, pattern, causal=causal, backend="reference")
+                    out = ringlib.attention(*lo, pattern, causal=causal, backend="sdpa")
+                c = compare(out, plain, ref)
+                ok = c.ok and not torch.isnan(out).any()
+                failures += not ok
+                print(f"| {pattern!r} | {str(dtype)[6:]} | {causal} | {c.tested_error:.2e} / {c.bound:.2e} | "
+                      f"{'PASS' if ok else 'FAIL'} |")
+    return failures
 
 
 def check_all() -> int:
