@@ -20,9 +20,10 @@ def main() -> None:
     sparse = sparse["rows"] if isinstance(sparse, dict) else sparse
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, key, title in ((axes[0], "fwd", "forward"), (axes[1], "fwd+bwd", "forward + backward")):
-        for case in ("dense sdpa", "dilated lse", "dilated head_groups"):
+        for case in ("dense sdpa", "dense sdpa (flash)", "dilated lse", "dilated head_groups"):
             rows = [r for r in dilated if r["case"] == case]
-            ax.plot([r["n"] for r in rows], [r[f"{key}_tflops"] for r in rows], marker="o", label=case)
+            ax.plot([r["n"] for r in rows], [r[f"{key}_tflops"] for r in rows], marker="o",
+                    label="dense sdpa (default: cuDNN)" if case == "dense sdpa" else case)
         skey = "fwd_tflops" if key == "fwd" else "fwd_bwd_tflops"
         for case in ("flex softmax 90%", "flex softmax 98%"):
             rows = [r for r in sparse if r["case"] == case]
