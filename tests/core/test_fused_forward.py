@@ -54,3 +54,10 @@ def test_is_taken_only_without_autograd(monkeypatch):
     slow = ringlib.attention(q, k, v, pattern)
     assert calls == [1] and slow.requires_grad
     torch.testing.assert_close(fast, slow.detach(), atol=2e-3, rtol=0)
+
+
+@pytest.mark.parametrize("block_n", [16, 64, 128])
+def test_tile_sizes(monkeypatch, block_n):
+    """Key tiles smaller or larger than the query tile (masking of the causal diagonal)."""
+    monkeypatch.setitem(fused_forward.LAUNCH, "block_n", block_n)
+    test_matches_reference(ringlib.Dilated([64, 128, 256], [1, 2, 4]), causal=True)
