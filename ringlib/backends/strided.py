@@ -180,7 +180,7 @@ _FUSED_COMBINE_FAILED: list[Exception] = []
 def _fused_combine():
     """``_combine_lse`` compiled into one pass over the branch outputs (CUDA with Triton), or
     None. Eagerly it is several passes over float32 temporaries: at 131K tokens the compiled
-    version saves about 1 ms per forward on an H100."""
+    version saves about 0.8 ms of a 4.1 ms LSE-mixing forward on an H100."""
     if _FUSED_COMBINE_FAILED:
         return None
     try:
