@@ -8,8 +8,9 @@ exact gradient of the union softmax, which is how LSE mixing and ring attention 
 without storing probabilities.
 
 The fused PyTorch kernels are used where they apply: on CUDA in half precision without a
-mask, cuDNN's fused attention first (about 1.5x the flash kernel on an H100 for the short
-segments dilated attention makes, strided operands included), then flash; memory-efficient
+mask, cuDNN's fused attention for problems of at least ``CUDNN_MIN_FLOPS`` (about 1.5x the
+flash kernel on an H100 for the short segments dilated attention makes, strided operands
+included), else or where cuDNN declines, flash; memory-efficient
 with a bias; on CPU the flash kernel. ``math`` is the plain fallback, also used for dropout.
 ``CUDA_KERNELS`` sets the order in which the unmasked half-precision CUDA kernels are tried.
 """
@@ -99,17 +100,16 @@ def backward(do: Tensor, q: Tensor, k: Tensor, v: Tensor, o: Tensor, lse: Tensor
                 do, q, k, v, o, lse, 0.0, causal, attn_mask=_additive(mask, q.dtype), scale=scale
             )
         if mask is None and q.dtype in (torch.float16, torch.bfloat16) and q.shape[-1] <= 256:
-            # the fused backwards read the output gradient with the output's strides
-            do = do if do.stride() == o.stride() else torch.empty_like(o).copy_(do)
             if _cudnn_applies(q, k, causal):
                 try:
-                    o, do = _matching_layout(o, q), _matching_layout(do, q)
-                    lse4 = lse.float().contiguous().unsqueeze(-1)
                     return torch.ops.aten._scaled_dot_product_cudnn_attention_backward(
-                        do, q, k, v, o, lse4, None, None, None, None, None, q.shape[2], k.shape[2],
-                        0.0, causal, scale=scale)
+                        _matching_layout(do, q), q, k, v, _matching_layout(o, q),
+                        lse.float().contiguous().unsqueeze(-1), None, None, None, None, None,
+                        q.shape[2], k.shape[2], 0.0, causal, scale=scale)
                 except RuntimeError:
                     _CUDNN_REFUSED.add(_signature(q, k, causal))
+            # flash reads the output gradient with the output's strides
+            do = do if do.stride() == o.stride() else torch.empty_like(o).copy_(do)
             # the philox state is unused without dropout but must have the kernel's dtype
             seed = torch.zeros(2, dtype=torch.uint64, device=q.device)
             offset = torch.zeros((), dtype=torch.uint64, device=q.device)
