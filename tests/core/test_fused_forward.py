@@ -2,16 +2,20 @@
 as the float64 reference (flash-style tolerance against a plain half-precision run), every
 pattern family shape (lanes, partial segments, weights, LSE and sum combines, causal)."""
 
+import sys
+
 import pytest
 import torch
 
 import ringlib
 from ringlib import compat
+from ringlib.backends import fused_forward
 from ringlib.testing import assert_close_to_reference
 
-from ringlib.backends import fused_forward
-
-assert fused_forward.triton is not None, "Triton is a test dependency (pyproject's [test] extra)"
+if sys.platform == "linux":
+    assert fused_forward.triton is not None, "Triton is a test dependency (pyproject's [test] extra)"
+else:  # Triton publishes Linux wheels only
+    pytest.skip("Triton is not installable on this platform", allow_module_level=True)
 
 PATTERNS = [
     ringlib.Dense(),
