@@ -157,14 +157,16 @@ def _tensor_fields(x: Tensor, part: StridedParts, keys: bool, shift: int = 0) ->
     return [shift + start * sn + part.head_start * sh, sb, part.segment_stride * sn, part.head_step * sh, rate * sn]
 
 
-def _describe(plan: Plan, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, causal: bool, shared: bool):
-    """(descriptor int64 table, weights, work list, block rows) of a plan over these tensors;
-    ``out``/``lse`` hold one slice per branch unless ``shared``."""
+def _describe(plan: Plan, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, causal: bool, shared: bool,
+              block_m: int):
+    """(descriptor int64 table, weights, work list, query tile rows) of a plan over these
+    tensors; ``out``/``lse`` hold one slice per branch unless ``shared``. Query tiles have
+    ``block_m`` rows, 64 where no family has more."""
     from ringlib.backends.strided import _pieces
 
     fields, weights, work = [], [], []
     pieces = [(g, part) for g, branch in enumerate(plan.branches) for part in _pieces(branch)]
-    block_m = 64 if max(part.q_count for _, part in pieces) <= 64 else LAUNCH["block_m"]
+    block_m = 64 if max(part.q_count for _, part in pieces) <= 64 else block_m
     for family, (g, part) in enumerate(pieces):
         o_view, l_view = (out, lse) if shared else (out[g], lse[g])
         o_shift, l_shift = (0, 0) if shared else (g * out.stride(0), g * lse.stride(0))
@@ -184,7 +186,7 @@ def _describe(plan: Plan, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Ten
 def _cached_description(plan: Plan, layout: tuple, causal: bool, shared: bool, device: torch.device,
                         block_m: int):
     q, k, v, out, lse = (torch.empty_strided(size, stride, device="meta") for size, stride in layout)
-    desc, weights, work, block_m = _describe(plan, q, k, v, out, lse, causal, shared)
+    desc, weights, work, block_m = _describe(plan, q, k, v, out, lse, causal, shared, block_m)
     return desc.to(device), weights.to(device), work.to(device), block_m
 
 
