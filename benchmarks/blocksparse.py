@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 import ringlib
+from attention import timed  # benchmarks/attention.py (this folder is on sys.path when run as a script)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,21 +157,6 @@ def memory_markdown(rows, args, command: str) -> str:
 # GPU speed
 
 
-def timed(fn, iters: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    samples = []
-    for _ in range(iters):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        samples.append(start.elapsed_time(end) / 1e3)
-    return sorted(samples)[len(samples) // 2]
-
-
 def peak_mib(fn) -> float:
     torch.cuda.synchronize()
     base = torch.cuda.memory_allocated()
@@ -219,8 +205,8 @@ def speed(args) -> list[dict]:
 
             row = {"n": n, "case": name, "dtype": args.dtype, "causal": args.causal}
             try:
-                row["fwd_ms"] = timed(fwd, args.iters) * 1e3
-                row["fwd_bwd_ms"] = timed(fwd_bwd, args.iters) * 1e3
+                row["fwd_ms"] = timed(fwd, "cuda", args.iters) * 1e3
+                row["fwd_bwd_ms"] = timed(fwd_bwd, "cuda", args.iters) * 1e3
                 row["fwd_tflops"] = flops / (row["fwd_ms"] / 1e3) / 1e12
                 row["fwd_bwd_tflops"] = 3.5 * flops / (row["fwd_bwd_ms"] / 1e3) / 1e12
                 row["fwd_peak_mib"] = peak_mib(fwd)
