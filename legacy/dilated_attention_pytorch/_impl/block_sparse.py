@@ -12,7 +12,7 @@ from torch import nn
 import ringlib
 from ringlib.blocksparse import dilated, global_local, local_window
 
-from .common import warn_ignored
+from .common import core_config, warn_ignored
 from .configs import SparsePatternConfig
 
 Tensor = torch.Tensor
@@ -133,12 +133,10 @@ class BlockSparseRingDilatedAttentionFixed(nn.Module):
                  sparse_pattern_config: Union[Dict[str, Any], SparsePatternConfig, None] = None,
                  sparsity_ratio: Optional[float] = None, block_size: Optional[int] = None, **kwargs):
         super().__init__()
-        if config is not None:
-            dim, heads = config.dim, config.heads
-            segment_lengths, dilation_rates = config.segment_lengths, config.dilation_rates
-            ring_size, dropout = config.ring_size, config.dropout
-        elif segment_lengths is None or dilation_rates is None:
+        if config is None and (segment_lengths is None or dilation_rates is None):
             raise ValueError("segment_lengths and dilation_rates are required")
+        dim, heads, segment_lengths, dilation_rates, ring_size, dropout = core_config(
+            config, dim, heads, segment_lengths, dilation_rates, ring_size, dropout)
         if sparse_pattern_config is not None or block_size is not None or "sparse_config" in kwargs:
             warn_ignored("BlockSparseRingDilatedAttentionFixed always uses local_window / block 64 / window 256")
         self.dim = dim if dim is not None else kwargs.get("head_dim", 64)

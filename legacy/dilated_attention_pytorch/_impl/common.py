@@ -52,6 +52,16 @@ def param_dtype(module: torch.nn.Module, fallback: torch.dtype = torch.float32) 
     return fallback
 
 
+def core_config(config, dim, heads, segment_lengths, dilation_rates, ring_size, dropout) -> tuple:
+    """The old duck-typed ``config`` (``RingAttentionConfig`` and alikes): when given, its
+    ``dim, heads, segment_lengths, dilation_rates, ring_size, dropout`` replace the keyword
+    arguments of the same names, which come back unchanged otherwise."""
+    if config is None:
+        return dim, heads, segment_lengths, dilation_rates, ring_size, dropout
+    return (config.dim, config.heads, config.segment_lengths, config.dilation_rates, config.ring_size,
+            config.dropout)
+
+
 def warn_ignored(what: str) -> None:
     """A preserved legacy quirk silently ignores an argument the caller passed."""
     warnings.warn(f"{what} (as in dilated_attention_pytorch 0.2)", UserWarning, stacklevel=3)

@@ -11,6 +11,8 @@ from torch import nn
 import ringlib
 from ringlib.compat import StridedKeys, curve_b
 
+from .common import core_config
+
 Tensor = torch.Tensor
 
 
@@ -29,10 +31,9 @@ class RingDilatedAttentionHilbertOptimizedFixed(ringlib.DilatedAttention):
                  segment_lengths: Optional[List[int]] = None, dilation_rates: Optional[List[int]] = None,
                  ring_size: Optional[int] = None, dropout: float = 0.0, use_hilbert: bool = True,
                  hilbert_chunk_size: Optional[int] = None, **kwargs):
+        dim, heads, segment_lengths, dilation_rates, ring_size, dropout = core_config(
+            config, dim, heads, segment_lengths, dilation_rates, ring_size, dropout)
         if config is not None:
-            dim, heads = config.dim, config.heads
-            segment_lengths, dilation_rates = config.segment_lengths, config.dilation_rates
-            ring_size, dropout = config.ring_size, config.dropout
             hilbert_chunk_size = getattr(config, "hilbert_chunk_size", None) or hilbert_chunk_size
             use_hilbert = bool(getattr(config, "use_hilbert", False)) or use_hilbert
         if segment_lengths is None or dilation_rates is None:
@@ -73,10 +74,8 @@ class RingDilatedAttentionHilbertCoreFixed(ringlib.DilatedAttention):
                  segment_lengths: Optional[List[int]] = None, dilation_rates: Optional[List[int]] = None,
                  ring_size: Optional[int] = None, dropout: float = 0.0, use_hilbert: bool = True,
                  use_custom_backward: bool = True, **kwargs):
-        if config is not None:
-            dim, heads = config.dim, config.heads
-            segment_lengths, dilation_rates = config.segment_lengths, config.dilation_rates
-            ring_size, dropout = config.ring_size, config.dropout
+        dim, heads, segment_lengths, dilation_rates, ring_size, dropout = core_config(
+            config, dim, heads, segment_lengths, dilation_rates, ring_size, dropout)
         segment_lengths = segment_lengths or [2048, 4096, 8192]
         dilation_rates = dilation_rates or [1, 2, 4]
         assert dim % heads == 0

@@ -16,8 +16,8 @@ from torch import nn
 import ringlib
 from ringlib.compat import FirstSegment, Regions
 
-from .common import (SnakeIndices, cuda_if_available, optimal_a, optimal_b, resolve_device, warn_ignored,
-                     world)
+from .common import (SnakeIndices, core_config, cuda_if_available, optimal_a, optimal_b, resolve_device,
+                     warn_ignored, world)
 
 Tensor = torch.Tensor
 
@@ -62,6 +62,13 @@ class _FusedX(ringlib.MultiheadDilatedAttention, SnakeIndices):
     @property
     def param_dtype(self) -> torch.dtype:
         return self.qkv_proj.weight.dtype
+
+    def forward(self, x: Tensor, total_seq_len: Optional[int] = None, is_causal: bool = False,
+                need_weights: bool = False, already_split: bool = False):
+        """The old signature that V3 and the Hilbert core / optimized classes shared (CATALOG §7-§8);
+        the other classes override it with their own."""
+        out = self._forward(x, is_causal=is_causal, total_seq_len=total_seq_len, already_split=already_split)
+        return (out, None) if need_weights else out
 
     def _forward(self, x: Tensor, *, is_causal: bool, total_seq_len: Optional[int] = None,
                  already_split: bool = False, distributed: bool = True) -> Tensor:
@@ -141,11 +148,6 @@ class RingDilatedAttentionV3(_FusedX):
                     on_device=False)
         self.segment_lengths, self.dilation_rates = segment_lengths, dilation_rates
         self.dropout, self.use_hilbert, self.device, self.dtype = dropout, use_hilbert, device, dtype
-
-    def forward(self, x: Tensor, total_seq_len: Optional[int] = None, is_causal: bool = False,
-                need_weights: bool = False, already_split: bool = False):
-        out = self._forward(x, is_causal=is_causal, total_seq_len=total_seq_len, already_split=already_split)
-        return (out, None) if need_weights else out
 
 
 class RingDilatedAttentionSDPA(_FusedX):
@@ -274,11 +276,8 @@ class RingDilatedAttentionHilbertCore(_FusedX):
                  segment_lengths: Optional[List[int]] = None, dilation_rates: Optional[List[int]] = None,
                  ring_size: Optional[int] = None, dropout: float = 0.0, use_hilbert: bool = True,
                  use_custom_backward: bool = True, **kwargs):
-        attention_dropout = dropout
-        if config is not None:
-            dim, heads = config.dim, config.heads
-            segment_lengths, dilation_rates = config.segment_lengths, config.dilation_rates
-            ring_size, attention_dropout = config.ring_size, config.dropout
+        dim, heads, segment_lengths, dilation_rates, ring_size, attention_dropout = core_config(
+            config, dim, heads, segment_lengths, dilation_rates, ring_size, dropout)
         segment_lengths = segment_lengths or [2048, 4096, 8192]
         dilation_rates = dilation_rates or [1, 2, 4]
         assert dim % heads == 0
@@ -299,11 +298,6 @@ class RingDilatedAttentionHilbertCore(_FusedX):
     @classmethod
     def from_config(cls, config, **kwargs):
         raise NotImplementedError("Subclasses must implement from_config")
-
-    def forward(self, x: Tensor, total_seq_len: Optional[int] = None, is_causal: bool = False,
-                need_weights: bool = False, already_split: bool = False):
-        out = self._forward(x, is_causal=is_causal, total_seq_len=total_seq_len, already_split=already_split)
-        return (out, None) if need_weights else out
 
 
 class RingDilatedAttentionHilbertOptimizedCorrect(_FusedX):
@@ -327,11 +321,6 @@ class RingDilatedAttentionHilbertOptimizedCorrect(_FusedX):
         self.attention_backend, self.benchmark_backends = attention_backend, benchmark_backends
         self.memory_efficient = memory_efficient
 
-    def forward(self, x: Tensor, total_seq_len: Optional[int] = None, is_causal: bool = False,
-                need_weights: bool = False, already_split: bool = False):
-        out = self._forward(x, is_causal=is_causal, total_seq_len=total_seq_len, already_split=already_split)
-        return (out, None) if need_weights else out
-
 
 class RingDilatedAttentionHilbertOptimizedFixedV2(_FusedX):
     """DENSE (CATALOG §8.6): segment lists checked and ignored; default dropout 0.1."""
@@ -353,8 +342,3 @@ class RingDilatedAttentionHilbertOptimizedFixedV2(_FusedX):
         self.dropout, self.use_hilbert, self.device, self.dtype = dropout, use_hilbert, device, dtype
         self.attention_backend, self.memory_efficient = attention_backend, memory_efficient
         self.ring_comm = RingCommunicator()
-
-    def forward(self, x: Tensor, total_seq_len: Optional[int] = None, is_causal: bool = False,
-                need_weights: bool = False, already_split: bool = False):
-        out = self._forward(x, is_causal=is_causal, total_seq_len=total_seq_len, already_split=already_split)
-        return (out, None) if need_weights else out
