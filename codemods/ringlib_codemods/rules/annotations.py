@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from ringlib_codemods.resolve import Position, Site
-from ringlib_codemods.rules.base import ReplaceReferences, is_class_target
+from ringlib_codemods.rules.base import ReplaceReferences
 
 
 class AnnotationRule(ReplaceReferences):
@@ -18,12 +18,8 @@ class AnnotationRule(ReplaceReferences):
     def decide(self, site: Site) -> None:
         entry = site.entry
         assert entry is not None
-        rewrite = self.ctx.usable_rewrite(site)
+        rewrite = self.class_rewrite(site, f"annotation {entry.name}")
         if rewrite is None:
-            return
-        if not is_class_target(rewrite.target):
-            self.ctx.unsafe(site, f"annotation {entry.name}: its replacement "
-                                  f"{rewrite.target} is not a class")
             return
         if isinstance(site.node, (cst.SimpleString, cst.ConcatenatedString)):
             bound = site.binding.bound_name if site.binding else ""

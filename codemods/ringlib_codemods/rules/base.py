@@ -6,6 +6,7 @@ from typing import ClassVar
 
 import libcst as cst
 
+from ringlib.registry import Rewrite
 from ringlib_codemods.context import Context
 from ringlib_codemods.resolve import Position, Site
 
@@ -42,6 +43,15 @@ class ReplaceReferences(Rule):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.replace: dict[int, str] = {}  # id(original reference node) -> target source
+
+    def class_rewrite(self, site: Site, where: str) -> Rewrite | None:
+        """The usable recipe for a position that needs a class (``where`` says which, e.g.
+        "annotation Old"), or None after recording why there is none."""
+        rewrite = self.ctx.usable_rewrite(site)
+        if rewrite is not None and not is_class_target(rewrite.target):
+            self.ctx.unsafe(site, f"{where}: its replacement {rewrite.target} is not a class")
+            return None
+        return rewrite
 
     def _swap(self, original: cst.CSTNode, updated: cst.CSTNode) -> cst.CSTNode:
         target = self.replace.get(id(original))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from ringlib_codemods.resolve import Position, Site
-from ringlib_codemods.rules.base import ReplaceReferences, is_class_target
+from ringlib_codemods.rules.base import ReplaceReferences
 
 
 class IsinstanceRule(ReplaceReferences):
@@ -26,12 +26,8 @@ class IsinstanceRule(ReplaceReferences):
     def decide(self, site: Site) -> None:
         entry = site.entry
         assert entry is not None
-        rewrite = self.ctx.usable_rewrite(site)
+        rewrite = self.class_rewrite(site, f"isinstance against {entry.name}")
         if rewrite is None:
-            return
-        if not is_class_target(rewrite.target):
-            self.ctx.unsafe(site, f"isinstance against {entry.name}: its replacement "
-                                  f"{rewrite.target} is not a class")
             return
         others = sorted(self.targets[rewrite.target] - {entry.name})
         if others:
