@@ -76,6 +76,16 @@ class LayoutGenerator:
             raise ValueError(f"{type(self).__name__} needs block_size (pass it, or use it inside BlockSparse)")
         return bs
 
+    def _check_block_size(self) -> None:
+        """Validate a ``block_size`` given at construction (None: filled in by ``BlockSparse``)."""
+        if getattr(self, "block_size") is not None:
+            _check_int("block_size", getattr(self, "block_size"), 1)
+
+    def _window_radius(self) -> int:
+        """``w = (window_size // bs) // 2`` of the legacy window layouts (an even
+        ``window_size // bs`` still gives ``2w + 1`` blocks: legacy integer division)."""
+        return (getattr(self, "window_size") // self._block_size()) // 2
+
     def __call__(self, num_blocks: int, heads: int = 1) -> Tensor:
         return self.counts(num_blocks)
 
@@ -104,12 +114,11 @@ class LocalWindow(LayoutGenerator):
 
     def __post_init__(self) -> None:
         _check_int("window_size", self.window_size)
-        if self.block_size is not None:
-            _check_int("block_size", self.block_size, 1)
+        self._check_block_size()
 
     @property
     def radius(self) -> int:
-        return (self.window_size // self._block_size()) // 2
+        return self._window_radius()
 
     def counts(self, num_blocks: int) -> Tensor:
         return _band(num_blocks, self.radius).to(torch.int32)
@@ -163,12 +172,11 @@ class GlobalLocal(LayoutGenerator):
     def __post_init__(self) -> None:
         _check_int("global_blocks", self.global_blocks)
         _check_int("window_size", self.window_size)
-        if self.block_size is not None:
-            _check_int("block_size", self.block_size, 1)
+        self._check_block_size()
 
     @property
     def radius(self) -> int:
-        return (self.window_size // self._block_size()) // 2
+        return self._window_radius()
 
     def counts(self, num_blocks: int) -> Tensor:
         g = min(self.global_blocks, num_blocks)
@@ -260,8 +268,7 @@ class Hierarchical(LayoutGenerator):
         _check_int("seed", self.seed)
         for name in ("local_sparsity", "global_sparsity", "inter_node_sparsity"):
             _check_fraction(name, getattr(self, name))
-        if self.block_size is not None:
-            _check_int("block_size", self.block_size, 1)
+        self._check_block_size()
 
     def __call__(self, num_blocks: int, heads: int = 1) -> Tensor:
         gen = torch.Generator().manual_seed(self.seed)
