@@ -115,29 +115,11 @@ def _print(console: Console, result, quiet: bool) -> None:
                       soft_wrap=True)
     if quiet:
         return
-    marked = [i for i in items if i.kind in ("comment", "skipped")]
-    if marked:
-        table = Table(title="left for a human", title_justify="left", show_lines=False)
-        table.add_column("where", overflow="fold")
-        table.add_column("what")
-        table.add_column("reason")
-        for item in marked[:MAX_ROWS]:
-            table.add_row(_where(item), item.kind, item.message)
-        if len(marked) > MAX_ROWS:
-            table.add_row("...", "", f"{len(marked) - MAX_ROWS} more: see --report")
-        console.print(table)
+    marked = [(_where(i), i.kind, i.message) for i in items if i.kind in ("comment", "skipped")]
+    _print_table(console, "left for a human", ("where", "what", "reason"), marked)
     if result.options.semantics == "intended":
-        changes = [i for i in items if i.kind == "rewritten"]
-        if changes:
-            table = Table(title="numerical changes (--semantics intended)", title_justify="left")
-            table.add_column("where", overflow="fold")
-            table.add_column("name")
-            table.add_column("change")
-            for item in changes[:MAX_ROWS]:
-                table.add_row(_where(item), item.name, item.numerics)
-            if len(changes) > MAX_ROWS:
-                table.add_row("...", "", f"{len(changes) - MAX_ROWS} more: see --report")
-            console.print(table)
+        changes = [(_where(i), i.name, i.numerics) for i in items if i.kind == "rewritten"]
+        _print_table(console, "numerical changes (--semantics intended)", ("where", "name", "change"), changes)
     kinds = Counter(i.kind for i in items)
     mode = result.options.mode
     changed = "files changed" if mode == "write" else "files to change"
@@ -158,6 +140,21 @@ def _print(console: Console, result, quiet: bool) -> None:
     for label, value in rows:
         summary.add_row(label, str(value))
     console.print(summary)
+
+
+def _print_table(console: Console, title: str, columns: tuple[str, str, str], rows: list[tuple]) -> None:
+    """A report table of at most ``MAX_ROWS`` rows (the rest counted; all of them are in --report)."""
+    if not rows:
+        return
+    table = Table(title=title, title_justify="left")
+    table.add_column(columns[0], overflow="fold")
+    for column in columns[1:]:
+        table.add_column(column)
+    for row in rows[:MAX_ROWS]:
+        table.add_row(*row)
+    if len(rows) > MAX_ROWS:
+        table.add_row("...", "", f"{len(rows) - MAX_ROWS} more: see --report")
+    console.print(table)
 
 
 def _where(item) -> str:
