@@ -59,6 +59,20 @@ class _FusedX(ringlib.MultiheadDilatedAttention, SnakeIndices):
         self.world_size, self.rank = world()
         self.dropout_layer = self.output_dropout
 
+    def _setup_regions(self, embed_dim: int, num_heads: int, segment_lengths, dilation_rates, dropout: float,
+                       bias: bool, use_hilbert: bool, device, dtype) -> None:
+        """The REGIONS module of CATALOG §7.1 (and §8.4): checks, device and dtype defaults,
+        snake ordering iff ``use_hilbert``, and the old attributes."""
+        _check_heads(embed_dim, num_heads, message=False)
+        assert len(segment_lengths) == len(dilation_rates)
+        device = resolve_device(device)
+        dtype = dtype or optimal_a(device)
+        self._setup(embed_dim, num_heads, _regions(segment_lengths, dilation_rates), bias=bias, dropout=dropout,
+                    output_dropout=dropout, ordering="snake" if use_hilbert else None, device=device, dtype=dtype,
+                    on_device=False)
+        self.segment_lengths, self.dilation_rates = segment_lengths, dilation_rates
+        self.dropout, self.use_hilbert, self.device, self.dtype = dropout, use_hilbert, device, dtype
+
     @property
     def param_dtype(self) -> torch.dtype:
         return self.qkv_proj.weight.dtype
@@ -97,15 +111,8 @@ class RingDilatedAttentionCorrect(_FusedX):
     def __init__(self, embed_dim: int, num_heads: int, segment_lengths: List[int], dilation_rates: List[int],
                  dropout: float = 0.0, bias: bool = True, use_hilbert: bool = True,
                  device: Optional[torch.device] = None, dtype: Optional[torch.dtype] = None):
-        _check_heads(embed_dim, num_heads, message=False)
-        assert len(segment_lengths) == len(dilation_rates)
-        device = resolve_device(device)
-        dtype = dtype or optimal_a(device)
-        self._setup(embed_dim, num_heads, _regions(segment_lengths, dilation_rates), bias=bias, dropout=dropout,
-                    output_dropout=dropout, ordering="snake" if use_hilbert else None, device=device, dtype=dtype,
-                    on_device=False)
-        self.segment_lengths, self.dilation_rates = segment_lengths, dilation_rates
-        self.dropout, self.use_hilbert, self.device, self.dtype = dropout, use_hilbert, device, dtype
+        self._setup_regions(embed_dim, num_heads, segment_lengths, dilation_rates, dropout, bias, use_hilbert,
+                            device, dtype)
         self.attention_backend = "ringlib"
 
     def forward(self, x_local: Tensor, total_seq_len: Optional[int] = None, is_causal: bool = False,
@@ -308,16 +315,9 @@ class RingDilatedAttentionHilbertOptimizedCorrect(_FusedX):
                  device: Optional[torch.device] = None, dtype: Optional[torch.dtype] = None,
                  attention_backend: Optional[str] = None, benchmark_backends: bool = False,
                  memory_efficient: bool = True):
-        _check_heads(embed_dim, num_heads, message=False)
-        assert len(segment_lengths) == len(dilation_rates)
-        device = resolve_device(device)
-        dtype = dtype or optimal_a(device)
-        self._setup(embed_dim, num_heads, _regions(segment_lengths, dilation_rates), bias=bias, dropout=dropout,
-                    output_dropout=dropout, ordering="snake" if use_hilbert else None, device=device, dtype=dtype,
-                    on_device=False)
+        self._setup_regions(embed_dim, num_heads, segment_lengths, dilation_rates, dropout, bias, use_hilbert,
+                            device, dtype)
         self.contract = "SPLIT" if memory_efficient else "LOCAL"
-        self.segment_lengths, self.dilation_rates = segment_lengths, dilation_rates
-        self.dropout, self.use_hilbert, self.device, self.dtype = dropout, use_hilbert, device, dtype
         self.attention_backend, self.benchmark_backends = attention_backend, benchmark_backends
         self.memory_efficient = memory_efficient
 
