@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Union
+from typing import Callable, Iterable, Union
 
 import libcst as cst
 
@@ -28,33 +28,93 @@ class SourceResult:
     error: str | None = None
 
 
+_PRUNABLE = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+
+
+def _leave_hooks(rule_type: type) -> dict[str, str]:
+    """``node type name -> method name`` of the ``leave_*`` hooks a rule class defines
+    (libcst's base class has a no-op one for every node type: those are left out)."""
+    hooks = _HOOKS.get(rule_type)
+    if hooks is None:
+        hooks = {name[6:]: name for name in dir(rule_type)
+                 if name.startswith("leave_") and "_" not in name[6:]
+                 and getattr(rule_type, name) is not getattr(cst.CSTTransformer, name, None)}
+        _HOOKS[rule_type] = hooks
+    return hooks
+
+
+_HOOKS: dict[type, dict[str, str]] = {}
+
+
 class Pipeline(cst.CSTTransformer):
     """All rules in one traversal; each rule's ``leave_*`` sees the node as updated by the
-    rules before it. A rule that returns a removal/flatten sentinel ends the chain."""
+    rules before it. A rule that returns a removal/flatten sentinel ends the chain.
 
-    def __init__(self, rules: list[Rule]) -> None:
+    Rules change code only inside the statements they decided on (``hot``: the statement of
+    every site and old import, every statement that gets a comment) and the blocks holding
+    them; every other statement is passed over without being rebuilt.
+    """
+
+    def __init__(self, rules: list[Rule], module: cst.Module | None = None,
+                 hot: Iterable[int] | None = None) -> None:
         super().__init__()
         self.generic = [r for r in rules if type(r).on_leave is not cst.CSTTransformer.on_leave]
-        self.dispatch: dict[str, list[Callable]] = {}
-        for rule in rules:
-            for name in dir(type(rule)):
-                if name.startswith("leave_") and callable(getattr(rule, name)):
-                    self.dispatch.setdefault(name[6:], []).append((rule, getattr(rule, name)))
-        self._order = {id(r): i for i, r in enumerate(rules)}
+        self.dispatch: dict[str, list[tuple[int, Callable]]] = {}
+        for order, rule in enumerate(rules):
+            for node_type, method in _leave_hooks(type(rule)).items():
+                self.dispatch.setdefault(node_type, []).append((order, getattr(rule, method)))
+        self.generic_hooks = [(rules.index(r), r.on_leave) for r in self.generic]
+        self.hot: set[int] | None = None
+        self.holders: set[int] = set()
+        self._hot_root: cst.CSTNode | None = None
+        if hot is not None and module is not None:
+            self.hot = set(hot)
+            self.holders = _holders(self.hot, module)
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        return True
+        if self.hot is None or self._hot_root is not None:
+            return True
+        key = id(node)
+        if key in self.hot:
+            self._hot_root = node
+            return True
+        return key in self.holders or not isinstance(node, _PRUNABLE)
 
     def on_leave(self, original_node: cst.CSTNode, updated_node):
-        hooks = list(self.dispatch.get(type(original_node).__name__, ()))
-        hooks += [(r, r.on_leave) for r in self.generic]
-        if len(hooks) > 1:
-            hooks.sort(key=lambda h: self._order[id(h[0])])
+        if original_node is self._hot_root:
+            self._hot_root = None
+        hooks = self.dispatch.get(type(original_node).__name__, [])
+        if self.generic_hooks:
+            hooks = sorted([*hooks, *self.generic_hooks], key=lambda h: h[0])
         for _, hook in hooks:
             updated_node = hook(original_node, updated_node)
             if not isinstance(updated_node, cst.CSTNode):
                 break
         return updated_node
+
+
+def _holders(hot: set[int], module: cst.Module) -> set[int]:
+    """Statements (and their blocks) that contain a hot statement: they must be visited."""
+    holders: set[int] = set()
+
+    def walk(nodes, outer: tuple[int, ...]) -> None:
+        for node in nodes:
+            if id(node) in hot:
+                holders.update(outer)
+            if not isinstance(node, cst.SimpleStatementLine):
+                walk(_inner(node), (*outer, id(node)))
+
+    walk(module.body, ())
+    return holders
+
+
+_CONTAINERS = (cst.SimpleStatementLine, cst.BaseCompoundStatement, cst.BaseSuite, cst.Else,
+               cst.Finally, cst.ExceptHandler, cst.ExceptStarHandler, cst.MatchCase)
+
+
+def _inner(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The statements and statement containers (suites, else, handlers) directly inside."""
+    return [child for child in node.children if isinstance(child, _CONTAINERS)]
 
 
 _COMMENT = re.compile(r"#[^\r\n]*")
@@ -86,7 +146,10 @@ def migrate_code(
     ctx.items.sort(key=lambda i: (i.line, i.column))
     if not ctx.rewritten and not ctx.comments:
         return SourceResult(source, False, ctx.items)
-    new = module.visit(Pipeline(rules))
+    hot = {id(s.statement) for s in analysis.sites} | set(ctx.comments)
+    hot |= {id(analysis.import_line.get(id(b.statement), b.statement))
+            for b in analysis.bindings.values()}
+    new = module.visit(Pipeline(rules, module, hot))
     code: Source = new.bytes if isinstance(source, bytes) else new.code
     if code == source:
         return SourceResult(source, False, ctx.items)

@@ -19,13 +19,13 @@ from libcst.metadata import (
     Assignment,
     ImportAssignment,
     MetadataWrapper,
-    PositionProvider,
     Scope,
     ScopeProvider,
 )
 
 from ringlib.registry import LegacyName
 from ringlib_codemods.index import LegacyIndex
+from ringlib_codemods.positions import start_positions
 
 
 class Position(str, enum.Enum):
@@ -111,7 +111,7 @@ class Analysis:
         self.path = path
         self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         self.scopes = self.wrapper.resolve(ScopeProvider)
-        self._positions = None
+        self._positions: dict[int, tuple[int, int]] | None = None
         self._package = module_parts(path)
         self.bindings = self._find_bindings()
         self._old_assignments = {id(a) for b in self.bindings.values() for a in b.assignments}
@@ -240,10 +240,20 @@ class Analysis:
         return {q.name for q in scope.get_qualified_names_for(node)}
 
     def line_of(self, node: cst.CSTNode) -> tuple[int, int]:
-        if self._positions is None:
-            self._positions = self.wrapper.resolve(PositionProvider)
-        pos = self._positions.get(node)
-        return (pos.start.line, pos.start.column + 1) if pos else (0, 0)
+        """(line, column) of ``node``; the first call locates every site and statement in
+        one code generation pass, a node outside them costs one more pass."""
+        if self._positions is None or id(node) not in self._positions:
+            wanted = [node, *self.import_line.values()]
+            for site in self.sites:
+                wanted += [site.node, site.statement]
+                if site.binding is not None:
+                    wanted.append(site.binding.alias)
+            wanted += [b.alias for b in self.bindings.values()]
+            found = start_positions(self.module, wanted)
+            for item in wanted:  # asked once: a node of another tree has no position
+                found.setdefault(id(item), (0, 0))
+            self._positions = {**(self._positions or {}), **found}
+        return self._positions.get(id(node), (0, 0))
 
     def module_binds(self, name: str, scope: Scope | None = None) -> bool:
         scope = scope or self.scopes.get(self.module)
