@@ -183,67 +183,192 @@ def write_atomic(path: Path, data: bytes) -> None:
 # -- notebooks -------------------------------------------------------------------------------
 _MAGIC = re.compile(r"^(\s*)([%!].*)$")
 _MARK = "#ringlib-cell:"
+_WS = re.compile(r"[ \t\n\r]*")
+#: cell magics whose body is Python run in the notebook's namespace: their body is migrated
+PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
 
 
-def notebook_source(data: bytes) -> tuple[dict, str, list[list[str]]]:
-    """The code cells of a notebook joined into one module (one namespace, as when it runs).
+def _skip(text: str, i: int) -> int:
+    return _WS.match(text, i).end()
 
-    Cells are separated by marker comments; IPython line magics become ``pass`` lines that
-    carry their text, cell magics (``%%``) hide the whole cell. ``restore_notebook`` undoes it.
+
+def _object_values(text: str, i: int) -> Iterator[tuple[str, int, int]]:
+    """``(key, start, end)`` of each value of the JSON object starting at ``text[i]``."""
+    decoder = json.JSONDecoder()
+    if text[i] != "{":
+        raise ValueError("expected a JSON object")
+    i = _skip(text, i + 1)
+    if text[i] == "}":
+        return
+    while True:
+        key, i = json.decoder.scanstring(text, i + 1)
+        i = _skip(text, _skip(text, i) + 1)  # past ':'
+        _, end = decoder.raw_decode(text, i)
+        yield key, i, end
+        i = _skip(text, end)
+        if text[i] == "}":
+            return
+        i = _skip(text, i + 1)  # past ','
+
+
+def _array_items(text: str, i: int) -> Iterator[tuple[int, int]]:
+    decoder = json.JSONDecoder()
+    if text[i] != "[":
+        raise ValueError("expected a JSON array")
+    i = _skip(text, i + 1)
+    if text[i] == "]":
+        return
+    while True:
+        _, end = decoder.raw_decode(text, i)
+        yield i, end
+        i = _skip(text, end)
+        if text[i] == "]":
+            return
+        i = _skip(text, i + 1)
+
+
+@dataclass
+class _Cell:
+    index: int  # position in the notebook's cells
+    text: str  # the cell's source as one string
+    span: tuple[int, int]  # where its "source" value is in the file's text
+    as_list: bool  # source stored as a list of lines (nbformat's usual form)
+    hidden: list[str] = field(default_factory=list)  # magic and shell lines, masked
+    whole_magic: bool = False  # a non-Python cell magic: the cell is not Python at all
+    added_newline: bool = False
+
+
+@dataclass
+class Notebook:
+    """A notebook's code cells as one module (one namespace, as when it runs), and the way
+    back: only the ``source`` values of changed cells are replaced in the file's text, so
+    indentation, key order, escapes and the final newline stay byte for byte.
+
+    Line magics and shell lines (``%matplotlib``, ``!pip``) become ``pass`` lines carrying
+    their text; a Python cell magic (``%%time``) hides its first line only, so its body is
+    migrated; any other cell magic hides the whole cell (``flag`` reports old names in it).
     """
-    notebook = json.loads(data.decode("utf-8"))
-    chunks: list[str] = []
-    magics: list[list] = []
-    for i, cell in enumerate(notebook.get("cells", [])):
-        if cell.get("cell_type") != "code":
-            continue
-        source = cell.get("source", "")
-        text = "".join(source) if isinstance(source, list) else source
-        hidden: list[str] = []
-        lines = []
-        if text.lstrip().startswith("%%"):
-            hidden.append(text)
+
+    text: str
+    cells: list[_Cell]
+    code: str
+
+    @classmethod
+    def parse(cls, data: bytes) -> "Notebook":
+        text = data.decode("utf-8")
+        json.loads(text)  # a clear error for what is not JSON at all
+        cells: list[_Cell] = []
+        start = _skip(text, 0)
+        for key, begin, _ in _object_values(text, start):
+            if key != "cells":
+                continue
+            for n, (cell_start, _) in enumerate(_array_items(text, begin)):
+                values = {k: (b, e) for k, b, e in _object_values(text, cell_start)}
+                kind = json.loads(text[slice(*values["cell_type"])]) if "cell_type" in values else ""
+                if kind != "code" or "source" not in values:
+                    continue
+                span = values["source"]
+                source = json.loads(text[slice(*span)])
+                as_list = isinstance(source, list)
+                cells.append(_Cell(n, "".join(source) if as_list else source, span, as_list))
+        chunks = [f"{_MARK}{position}\n" + _mask(cell) for position, cell in enumerate(cells)]
+        return cls(text, cells, "".join(chunks))
+
+    def flag(self, index) -> list[str]:
+        """Reasons to look at magic or shell lines by hand: they name the old package or an
+        old name, and the codemod cannot rewrite what is not Python."""
+        names = [*index.packages, *(e.name for e in index.entries)]
+        pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, names)) + r")(?!\w)") \
+            if names else None
+        reasons = []
+        for cell in self.cells:
+            for piece in cell.hidden[1:] if self._python_magic(cell) else cell.hidden:
+                found = pattern.search(piece) if pattern else None
+                if found:
+                    first = piece.strip().splitlines()[0]
+                    reasons.append(f"cell {cell.index + 1}: {found.group(1)} in IPython magic or "
+                                   f"shell code ({first[:60]!r}): migrate it by hand")
+        return reasons
+
+    @staticmethod
+    def _python_magic(cell: _Cell) -> bool:
+        return bool(cell.hidden) and not cell.whole_magic and cell.text.lstrip().startswith("%%")
+
+    def restore(self, code: str) -> bytes:
+        """The file's bytes with the migrated cells put back."""
+        pieces = re.split(rf"^{re.escape(_MARK)}(\d+)\n", code, flags=re.MULTILINE)
+        preamble = pieces[0]  # code added above the first marker joins the first cell
+        out, last = [], 0
+        style = _Style.of(self.text)
+        for position, body in zip(pieces[1::2], pieces[2::2]):
+            cell = self.cells[int(position)]
+            if preamble:
+                body, preamble = preamble + body, ""
+            new = _unmask(cell, body)
+            if new == cell.text:
+                continue
+            start, end = cell.span
+            value = new.splitlines(keepends=True) if cell.as_list else new
+            out += [self.text[last:start], style.dump(value, self.text, start)]
+            last = end
+        out.append(self.text[last:])
+        return "".join(out).encode("utf-8")
+
+
+def _mask(cell: _Cell) -> str:
+    text = cell.text
+    lines = text.split("\n")
+    if text.lstrip().startswith("%%"):
+        first = text.lstrip().split(None, 1)[0][2:]
+        if first not in PYTHON_CELL_MAGICS:
+            cell.whole_magic = True
+            cell.hidden.append(text)
             lines = [f"pass  {_MARK}magic:0"]
         else:
-            for line in text.split("\n"):
-                match = _MAGIC.match(line)
-                if match:
-                    hidden.append(match.group(2))
-                    lines.append(f"{match.group(1)}pass  {_MARK}magic:{len(hidden) - 1}")
-                else:
-                    lines.append(line)
-        body = "\n".join(lines)
-        added = not body.endswith("\n")
-        magics.append([*hidden, added])
-        chunks.append(f"{_MARK}{i}\n" + body + ("\n" if added else ""))
-    return notebook, "".join(chunks), magics
+            lead = len(text) - len(text.lstrip())
+            head, _, rest = text[lead:].partition("\n")
+            cell.hidden.append(text[:lead] + head)
+            lines = [f"pass  {_MARK}magic:0", *rest.split("\n")]
+            lines = [lines[0], *(_mask_line(cell, line) for line in lines[1:])]
+    else:
+        lines = [_mask_line(cell, line) for line in lines]
+    body = "\n".join(lines)
+    cell.added_newline = not body.endswith("\n")
+    return body + ("\n" if cell.added_newline else "")
 
 
-def restore_notebook(notebook: dict, code: str, magics: list[list]) -> bytes:
-    """Split migrated code back into the cells it came from."""
-    cells = notebook.get("cells", [])
-    pieces = re.split(rf"^{re.escape(_MARK)}(\d+)\n", code, flags=re.MULTILINE)
-    # pieces: [preamble, index, text, index, text, ...]; code added before the first marker
-    # (none is expected: new imports go next to old ones) joins the first cell.
-    preamble = pieces[0]
-    for n, (index, text) in enumerate(zip(pieces[1::2], pieces[2::2])):
-        cell = cells[int(index)]
-        *hidden, added = magics[n]
-        if preamble:
-            text, preamble = preamble + text, ""
-        if added and text.endswith("\n"):
-            text = text[:-1]
+def _mask_line(cell: _Cell, line: str) -> str:
+    match = _MAGIC.match(line)
+    if not match:
+        return line
+    cell.hidden.append(match.group(2))
+    return f"{match.group(1)}pass  {_MARK}magic:{len(cell.hidden) - 1}"
 
-        def unmask(match: re.Match[str], hidden=hidden) -> str:
-            return match.group(1) + hidden[int(match.group(2))]
 
-        original = cell.get("source", "")
-        was = "".join(original) if isinstance(original, list) else original
-        if was.lstrip().startswith("%%"):
-            new = was
-        else:
-            new = re.sub(rf"^(\s*)pass  {re.escape(_MARK)}magic:(\d+)$", unmask, text,
-                         flags=re.MULTILINE)
-        if new != was:
-            cell["source"] = new.splitlines(keepends=True) if isinstance(original, list) else new
-    return (json.dumps(notebook, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+def _unmask(cell: _Cell, body: str) -> str:
+    if cell.added_newline and body.endswith("\n"):
+        body = body[:-1]
+    if cell.whole_magic:
+        return cell.text
+    return re.sub(rf"^(\s*)pass  {re.escape(_MARK)}magic:(\d+)$",
+                  lambda m: m.group(1) + cell.hidden[int(m.group(2))], body, flags=re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class _Style:
+    """How the file's JSON was written: indent and ``ensure_ascii``."""
+
+    indent: int | None
+    ensure_ascii: bool
+
+    @classmethod
+    def of(cls, text: str) -> "_Style":
+        match = re.search(r"\n( *)\S", text)
+        return cls(len(match.group(1)) if match else None, text.isascii())
+
+    def dump(self, value, text: str, start: int) -> str:
+        """``value`` as JSON, its lines indented like the line it starts on."""
+        dumped = json.dumps(value, indent=self.indent, ensure_ascii=self.ensure_ascii)
+        line_start = text.rfind("\n", 0, start) + 1
+        base = text[line_start:len(text) - len(text[line_start:].lstrip(" "))]
+        return dumped.replace("\n", "\n" + base)

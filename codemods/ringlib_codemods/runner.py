@@ -6,23 +6,18 @@ import difflib
 import json
 import multiprocessing
 import os
-from concurrent.futures import Future, ProcessPoolExecutor
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
-from ringlib.registry import LegacyName
 from ringlib_codemods.context import Item
-from ringlib_codemods.files import (
-    discover,
-    notebook_source,
-    restore_notebook,
-    write_atomic,
-)
+from ringlib_codemods.files import Notebook, discover, write_atomic
 from ringlib_codemods.index import LegacyIndex
 from ringlib_codemods.pipeline import migrate_code
 
 EXIT_OK, EXIT_PENDING, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 
 @dataclass(frozen=True)
@@ -35,6 +30,7 @@ class Options:
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    strict: bool = False  # exit 1 while any old name remains, rewritten or not
 
 
 @dataclass
@@ -43,12 +39,20 @@ class FileOutcome:
     status: str  # "changed", "unchanged", "filtered", "skipped", "error"
     items: list[Item] = field(default_factory=list)
     diff: str = ""
+    new: bytes | None = None  # the migrated bytes, to be written (write mode)
+    written: bool = False
+
+
+#: items that say an old name is still there (``--strict`` fails on them)
+REMAINING = ("comment",)
 
 
 @dataclass
 class RunResult:
     outcomes: list[FileOutcome] = field(default_factory=list)
     options: Options = field(default_factory=Options)
+    scanned: int = 0  # files found and read (not missing paths, not skipped ones)
+    interrupted: bool = False
 
     def count(self, status: str) -> int:
         return sum(o.status == status for o in self.outcomes)
@@ -58,10 +62,27 @@ class RunResult:
         return [i for o in self.outcomes for i in o.items]
 
     @property
+    def written(self) -> list[str]:
+        """Files rewritten on disk, in the order they were written."""
+        return [o.path for o in self.outcomes if o.written]
+
+    @property
+    def remaining(self) -> int:
+        """Old-name references still there (or still there after this run's writes)."""
+        left = sum(i.kind in REMAINING for i in self.items)
+        if self.options.mode != "write":
+            left += sum(i.kind == "rewritten" for i in self.items)
+        return left
+
+    @property
     def exit_code(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED
         if self.count("error"):
             return EXIT_ERROR
         if self.options.mode == "check" and self.count("changed"):
+            return EXIT_PENDING
+        if self.options.strict and self.remaining:
             return EXIT_PENDING
         return EXIT_OK
 
@@ -73,9 +94,12 @@ class RunResult:
             "tool": "ringlib migrate",
             "semantics": self.options.semantics,
             "mode": self.options.mode,
+            "strict": self.options.strict,
             "exit_code": self.exit_code,
+            "interrupted": self.interrupted,
             "files": {s: self.count(s) for s in
                       ("changed", "unchanged", "filtered", "skipped", "error")},
+            "written": self.written,
             "sites": kinds,
             "items": [i.as_dict() for i in self.items],
         }
@@ -96,15 +120,16 @@ def _vendored(path: Path, index: LegacyIndex) -> bool:
 
 def process_file(path: Path, index: LegacyIndex, options: Options,
                  data: bytes | None = None) -> FileOutcome:
+    """Migrate one file in memory; nothing is written here (``write_outcome`` does it)."""
     label = str(path)
     if data is None:
         try:
             data = path.read_bytes()
         except OSError as error:
             return FileOutcome(label, "error", [Item(label, 0, 0, "error",
-                                                     f"cannot read: {error.strerror}")])
-        if not index.mentions(data):
-            return FileOutcome(label, "filtered")
+                                                     f"cannot read: {error.strerror or error}")])
+    if not index.mentions(data):
+        return FileOutcome(label, "filtered")
     if _vendored(path, index):
         return FileOutcome(label, "skipped", [Item(
             label, 0, 0, "skipped", "part of a copy of the old package itself: left alone")])
@@ -126,17 +151,18 @@ def process_file(path: Path, index: LegacyIndex, options: Options,
 def _notebook(path: Path, data: bytes, index: LegacyIndex, options: Options) -> FileOutcome:
     label = str(path)
     try:
-        notebook, code, magics = notebook_source(data)
+        notebook = Notebook.parse(data)
     except (ValueError, UnicodeDecodeError) as error:
         return FileOutcome(label, "error", [Item(label, 0, 0, "error", f"not a notebook: {error}")])
-    result = migrate_code(code, index, semantics=options.semantics, path=path, label=label)
+    flagged = [Item(label, 0, 0, "comment", reason) for reason in notebook.flag(index)]
+    result = migrate_code(notebook.code, index, semantics=options.semantics, path=path, label=label)
+    items = [*flagged, *result.items]
     if result.error:
-        return FileOutcome(label, "error", result.items)
+        return FileOutcome(label, "error", items)
     if not result.changed:
-        return FileOutcome(label, "unchanged", result.items)
+        return FileOutcome(label, "unchanged", items)
     assert isinstance(result.code, str)
-    new = restore_notebook(notebook, result.code, magics)
-    return _finish(path, data, new, result.items, options)
+    return _finish(path, data, notebook.restore(result.code), items, options)
 
 
 def _finish(path: Path, old: bytes, new: bytes, items: list[Item], options: Options) -> FileOutcome:
@@ -147,107 +173,130 @@ def _finish(path: Path, old: bytes, new: bytes, items: list[Item], options: Opti
             old.decode("utf-8", "replace").splitlines(keepends=True),
             new.decode("utf-8", "replace").splitlines(keepends=True),
             fromfile=f"a/{label.lstrip('/')}", tofile=f"b/{label.lstrip('/')}"))
-    elif options.mode == "write":
+    return FileOutcome(label, "changed", items, diff, new if options.mode == "write" else None)
+
+
+def write_outcome(outcome: FileOutcome) -> FileOutcome:
+    """Write a changed file atomically. A read-only or unwritable file is an error and stays
+    as it was; its would-be rewrites are not counted as done."""
+    if outcome.new is None:
+        return outcome
+    path = Path(outcome.path)
+    new, outcome.new = outcome.new, None
+    problem = None
+    if not os.access(path, os.W_OK):
+        problem = "file is read-only: left alone"
+    else:
         try:
             write_atomic(path, new)
         except OSError as error:
-            return FileOutcome(label, "error", [*items, Item(
-                label, 0, 0, "error", f"cannot write: {error.strerror}")])
-    return FileOutcome(label, "changed", items, diff)
+            problem = f"cannot write: {error.strerror or error}"
+    if problem is None:
+        outcome.written = True
+        return outcome
+    kept = [i for i in outcome.items if i.kind != "rewritten"]
+    pending = sum(i.kind == "rewritten" for i in outcome.items)
+    message = f"{problem} ({pending} reference(s) not rewritten)"
+    return FileOutcome(outcome.path, "error", [*kept, Item(outcome.path, 0, 0, "error", message)])
 
 
 # -- a process pool ------------------------------------------------------------------------
 _WORKER: tuple[LegacyIndex, Options] | None = None
 
 
-def _init_worker(entries: tuple[LegacyName, ...], options: Options) -> None:
+def _init_worker(index: LegacyIndex, options: Options) -> None:
+    """Workers ignore Ctrl-C: the main process stops them (and does all writing)."""
     global _WORKER
-    _WORKER = (LegacyIndex.load(entries, options.select, options.ignore), options)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER = (index, options)
 
 
-def _work(batch: list[tuple[str, bytes]]) -> list[FileOutcome]:
+def _work(batch: list[str]) -> list[FileOutcome]:
     assert _WORKER is not None
     index, options = _WORKER
-    return [process_file(Path(p), index, options, data) for p, data in batch]
+    return [process_file(Path(p), index, options) for p in batch]
 
 
 def run(
     paths: Sequence[Path],
     options: Options,
-    entries: Iterable[LegacyName] | None = None,
+    entries: Iterable | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     base: Path | None = None,
 ) -> RunResult:
     """Migrate every file under ``paths``. ``on_progress(done, total)`` after each file.
 
-    Files are read and pre-filtered here; only the ones that can mention an old name are
-    parsed, in ``options.jobs`` worker processes.
+    Files are read, pre-filtered (only those that can mention an old name are parsed) and
+    migrated in ``options.jobs`` worker processes, started once and fed in chunks; this
+    process writes the results. Ctrl-C stops the workers at once: the result then says
+    ``interrupted`` and lists the files written so far (every write is atomic).
     """
-    from ringlib import registry
-
-    entries = tuple(registry.LEGACY_NAMES if entries is None else entries)
-    index = LegacyIndex.load(entries, options.select, options.ignore)
+    index = LegacyIndex.load(tuple(entries) if entries is not None else None,
+                             options.select, options.ignore)
     found = discover(paths, options.exclude, base)
-    result = RunResult(options=options)
+    result = RunResult(options=options, scanned=len(found.files))
     for path, why in found.errors:
         result.outcomes.append(FileOutcome(str(path), "error", [Item(str(path), 0, 0, "error", why)]))
     for path, why in found.skipped:
         result.outcomes.append(FileOutcome(str(path), "skipped", [Item(str(path), 0, 0, "skipped", why)]))
     total = len(found.files)
     done = 0
-    candidates: list[tuple[str, bytes]] = []
-    for path in found.files:
-        try:
-            data = path.read_bytes()
-        except OSError as error:
-            result.outcomes.append(FileOutcome(str(path), "error", [Item(
-                str(path), 0, 0, "error", f"cannot read: {error.strerror or error}")]))
-            done += 1
-            continue
-        if index.mentions(data):
-            candidates.append((str(path), data))
-        else:
-            result.outcomes.append(FileOutcome(str(path), "filtered"))
-            done += 1
     if on_progress:
         on_progress(done, total)
-    jobs = options.jobs if options.jobs > 0 else auto_jobs(len(candidates))
-    if jobs <= 1 or len(candidates) < 4:
-        for name, data in candidates:
-            result.outcomes.append(process_file(Path(name), index, options, data))
-            done += 1
+    jobs = options.jobs if options.jobs > 0 else auto_jobs(found.files)
+    outcomes = (_serial(found.files, index, options) if jobs <= 1 or total < 2
+                else _pool(found.files, index, options, jobs))
+    try:
+        for batch in outcomes:
+            for outcome in batch:
+                result.outcomes.append(write_outcome(outcome))
+            done += len(batch)
             if on_progress:
                 on_progress(done, total)
-    else:
-        for outcomes in _pool(candidates, entries, options, jobs):
-            result.outcomes.extend(outcomes)
-            done += len(outcomes)
-            if on_progress:
-                on_progress(done, total)
+    except KeyboardInterrupt:
+        result.interrupted = True
+    finally:
+        outcomes.close()  # stops the pool's workers now if they are still running
     order = {str(p): i for i, p in enumerate(found.files)}
     result.outcomes.sort(key=lambda o: order.get(o.path, -1))
     return result
 
 
-#: files a worker process must have to repay its start-up (measured: on 2 cores, 60 files to
-#: parse ran slower in 2 processes than in one)
-FILES_PER_WORKER = 100
+def _serial(files: list[Path], index: LegacyIndex, options: Options) -> Iterator[list[FileOutcome]]:
+    for path in files:
+        yield [process_file(path, index, options)]
 
 
-def auto_jobs(candidates: int) -> int:
-    """Worker processes for ``--jobs 0``: one per CPU, but only as many as have enough files."""
-    return max(1, min(os.cpu_count() or 1, candidates // FILES_PER_WORKER))
+#: bytes of source a worker process must have to repay its start (a fork costs about as
+#: much as parsing 20 KB)
+BYTES_PER_WORKER = 64_000
 
 
-def _pool(candidates, entries, options: Options, jobs: int):
-    """Batches of files to ``jobs`` processes, biggest first so the load evens out."""
-    candidates = sorted(candidates, key=lambda c: -len(c[1]))
-    size = max(1, min(16, len(candidates) // (jobs * 4)))
-    batches = [candidates[i:i + size] for i in range(0, len(candidates), size)]
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def auto_jobs(files: Sequence[Path]) -> int:
+    """Worker processes for ``--jobs 0``: one per CPU, as far as there is work for them."""
+    total = sum(_size(p) for p in files)
+    return max(1, min(os.cpu_count() or 1, total // BYTES_PER_WORKER))
+
+
+def _pool(files: list[Path], index: LegacyIndex, options: Options,
+          jobs: int) -> Iterator[list[FileOutcome]]:
+    """Chunks of files to ``jobs`` processes, biggest files first so the load evens out."""
+    ordered = sorted(files, key=lambda p: -_size(p))
+    size = max(1, min(16, len(ordered) // (jobs * 4)))
+    chunks = [[str(p) for p in ordered[i:i + size]] for i in range(0, len(ordered), size)]
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    with ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=context,
-                             initializer=_init_worker, initargs=(entries, options)) as pool:
-        futures: list[Future] = [pool.submit(_work, batch) for batch in batches]
-        for future in futures:
-            yield future.result()
+    pool = context.Pool(min(jobs, len(chunks)), initializer=_init_worker, initargs=(index, options))
+    try:
+        yield from pool.imap_unordered(_work, chunks)
+        pool.close()
+        pool.join()
+    finally:
+        pool.terminate()
