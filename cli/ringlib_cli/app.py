@@ -13,7 +13,7 @@ import importlib.util
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from ringlib_cli import listing, migrate
 
@@ -55,6 +55,31 @@ class _LazyGroup(TyperGroup):
         return command
 
 
+class _Command(TyperCommand):
+    """Help names each value by its metavar (``PATH``, ``N``, ``FILE``); flags show none,
+    never a Python type such as ``<bool>`` or ``<list[Path]>``."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            flag = getattr(param, "is_flag", False)
+            shown = None if flag or param.param_type_name == "argument" else param.metavar
+            if flag or param.metavar is not None:
+                param.display_type_rich = lambda ctx, shown=shown: shown
+        return params
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"ringlib {version('ringlib')}")
+        except PackageNotFoundError:  # a source checkout that is not installed
+            typer.echo("ringlib (not installed)")
+        raise typer.Exit()
+
+
 app = typer.Typer(
     cls=_LazyGroup,
     name="ringlib",
@@ -64,8 +89,15 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.command("migrate")(migrate.migrate)
-app.command("list")(listing.list_names)
+app.command("migrate", cls=_Command)(migrate.migrate)
+app.command("list", cls=_Command)(listing.list_names)
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """ringlib: canonical dilated, block-sparse and ring attention, and the way off
+    dilated_attention_pytorch 0.2."""
 
 
 def main() -> None:

@@ -27,6 +27,12 @@ def list_names(
         } for e in entries]
         typer.echo(json.dumps(rows, indent=2))
         return
+    console = Console(soft_wrap=False)
+    if not console.is_terminal:  # a pipe or a file: whole names, one line each, tab-separated
+        typer.echo("old name\treplacement\tnumerics\tprofile")
+        for e in entries:
+            typer.echo("\t".join((e.name, e.replacement, e.numerics, e.profile)))
+        return
     table = Table(title=f"dilated_attention_pytorch 0.2 -> ringlib ({len(entries)} names)")
     table.add_column("old name", style="bold")
     table.add_column("replacement")
@@ -34,4 +40,4 @@ def list_names(
     table.add_column("profile")
     for e in entries:
         table.add_row(e.name, e.replacement, e.numerics, e.profile)
-    Console(soft_wrap=False).print(table)
+    console.print(table)
