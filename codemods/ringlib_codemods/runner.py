@@ -184,7 +184,7 @@ def write_outcome(outcome: FileOutcome) -> FileOutcome:
     path = Path(outcome.path)
     new, outcome.new = outcome.new, None
     problem = None
-    if not os.access(path, os.W_OK):
+    if not _writable(path):
         problem = "file is read-only: left alone"
     else:
         try:
@@ -198,6 +198,15 @@ def write_outcome(outcome: FileOutcome) -> FileOutcome:
     pending = sum(i.kind == "rewritten" for i in outcome.items)
     message = f"{problem} ({pending} reference(s) not rewritten)"
     return FileOutcome(outcome.path, "error", [*kept, Item(outcome.path, 0, 0, "error", message)])
+
+
+def _writable(path: Path) -> bool:
+    """Writable by us, and not marked read-only (no write bit; even root leaves it)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return bool(mode & 0o222) and os.access(path, os.W_OK)
 
 
 # -- a process pool ------------------------------------------------------------------------
