@@ -1,8 +1,8 @@
 """Build a realistic legacy project (100+ files) written against dilated_attention_pytorch 0.2.
 
-It imitates the old package's own repository: many tests and benchmarks importing the old
-classes through every import form (flat modules of the earlier layout outnumber the nested
-ones), scripts, and a larger body of ordinary code that never mentions the old names. Used
+It imitates the old package's own repository: tests (45 %), benchmarks (20 %) and scripts (15 %) that
+import the old classes through every import form and use them many times each, and a
+smaller body (20 %) of ordinary code that never mentions the old names. Used
 by ``codemod_throughput.py``; deterministic for a given seed.
 
     python benchmarks/make_legacy_corpus.py OUT_DIR [--files 120] [--seed 0]
@@ -108,6 +108,13 @@ def test_gradients_{i}():
     x = torch.randn(1, {max(segs)}, 64, requires_grad=True)
     module(x).sum().backward()
     assert x.grad is not None
+'''
+    for j in range(rng.randint(3, 8)):  # the old tests construct the class in most tests
+        body += f'''
+
+def test_config_{i}_{j}():
+    module = {ref}(64, 4, SEGMENTS, RATES, dropout=0.0)
+    assert module(torch.randn(1, {max(segs)}, 64)).shape[-1] == 64
 '''
     if rng.random() < 0.25:
         m2, n2 = rng.choice(MANUAL)
@@ -238,9 +245,9 @@ def build(out: Path, files: int = 120, seed: int = 0) -> list[Path]:
     rng = random.Random(seed)
     out.mkdir(parents=True, exist_ok=True)
     plan = (
-        [("tests", legacy_test)] * (files * 30 // 100)
-        + [("benchmarks", legacy_benchmark)] * (files * 12 // 100)
-        + [("scripts", legacy_script)] * (files * 8 // 100)
+        [("tests", legacy_test)] * (files * 45 // 100)
+        + [("benchmarks", legacy_benchmark)] * (files * 20 // 100)
+        + [("scripts", legacy_script)] * (files * 15 // 100)
     )
     plan += [("src/project", plain_module)] * (files - len(plan))
     written = []
