@@ -43,10 +43,10 @@ class Report:
         parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items(), key=lambda kv: kv[0] != BITWISE))
         new = sum(not s.recorded for s in self.scopes)
         failed = sum(not s.ok for s in self.scopes)
-        text = f"ringlib parity: {len(self.scopes) - new} {self.unit}, {calls} calls"
+        text = f"ringlib parity: {_count(len(self.scopes) - new, self.unit)}, {_count(calls, 'calls')}"
         text += f": {parts}" if parts else ""
-        text += f"; {new} {self.unit} not in the record" if new else ""
-        return text + (f" -> FAILED ({failed} {self.unit})" if failed else " -> OK")
+        text += f"; {_count(new, self.unit)} not in the record" if new else ""
+        return text + (f" -> FAILED ({_count(failed, self.unit)})" if failed else " -> OK")
 
     def to_json(self) -> dict:
         return {"ok": self.ok, "semantics": self.semantics, "summary": self.summary(), "counts": self.counts(),
@@ -93,6 +93,10 @@ class Report:
                 console.print(f"... and {len(rows) - MAX_ROWS} more calls (see the JSON report)")
         colour = "green" if self.ok else "red"
         console.print(f"[{colour}]{self.summary()}[/]")
+
+
+def _count(n: int, plural: str) -> str:
+    return f"{n} {plural[:-1] if n == 1 else plural}"
 
 
 def _number(value: float | None) -> str:
