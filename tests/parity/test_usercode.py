@@ -144,7 +144,7 @@ def test_record_migrate_compare_is_bitwise(recorded, tmp_path):
     new = _copy(tmp_path, "new")
     _migrate(new)
     report = tmp_path / "parity.json"
-    done = _pytest(new, f"--ringlib-parity=compare", f"--ringlib-parity-dir={recorded}",
+    done = _pytest(new, "--ringlib-parity=compare", f"--ringlib-parity-dir={recorded}",
                    f"--ringlib-parity-json={report}", f"--ringlib-parity-junit={tmp_path / 'parity.xml'}")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ringlib parity: 3 tests, 5 calls: 5 bitwise -> OK" in done.stdout
