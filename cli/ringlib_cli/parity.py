@@ -1,7 +1,9 @@
 """``ringlib parity``: prove that the new code computes what the old code computed.
 
 Thin command-line front end of ``ringlib.parity.check``: parses the options, prints the
-rich table, writes JSON/JUnit and exits 1 on any failure (2 on bad options).
+rich table, writes JSON/JUnit and exits 1 on any failure (2 on bad options). With
+``--record DIR -- COMMAND`` / ``--compare DIR -- COMMAND`` it checks a user's script instead
+(``ringlib_parity.usercode.command``).
 """
 
 from __future__ import annotations
@@ -31,11 +33,27 @@ def main(
     json_file: Optional[Path] = typer.Option(None, "--json", help="Write every result as JSON."),
     junit_file: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML (one test case per result)."),
     no_grads: bool = typer.Option(False, "--no-grads", help="Forward only (gradients are checked by default)."),
+    record: Optional[Path] = typer.Option(
+        None, "--record", help="Run COMMAND (after --) and record its attention calls in this directory."),
+    compare: Optional[Path] = typer.Option(
+        None, "--compare", help="Run COMMAND (after --) and compare its attention calls with this record."),
+    full: bool = typer.Option(False, "--full", help="--record: also store full output tensors."),
+    grads: bool = typer.Option(False, "--grads", help="--record: also store the gradients of the calls' inputs."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="--record: seed torch and random at start-up "
+                                       "(--compare reuses the recorded seed)."),
+    semantics: Optional[str] = typer.Option(
+        None, "--semantics", help="--compare: the --semantics the code was migrated with (preserve, intended)."),
+    command: Optional[List[str]] = typer.Argument(None, help="With --record/--compare: the command to run."),
 ) -> None:
     """Check every legacy name: shim == codemod rewrite (bitwise); every backend vs the float64
-    reference (flash-attn rule); optionally the original implementation (--against)."""
-    import torch
+    reference (flash-attn rule); optionally the original implementation (--against).
+    Or, with --record/--compare DIR -- COMMAND, check a script of yours before and after migration."""
     from rich.console import Console
+
+    if record or compare or command:
+        raise typer.Exit(_user_code(command or [], record, compare, full=full, grads=grads, seed=seed,
+                                    semantics=semantics, json_file=json_file, junit_file=junit_file))
+    import torch
 
     from ringlib import parity
     from ringlib.parity.runner import DTYPES
@@ -68,6 +86,32 @@ def main(
         if junit_file:
             report.write_junit(junit_file)
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _user_code(command: list[str], record: Optional[Path], compare: Optional[Path], **options) -> int:
+    """``--record DIR -- COMMAND`` / ``--compare DIR -- COMMAND``; 2 on bad options."""
+    from rich.console import Console
+
+    from ringlib_parity.usercode import command as script_parity
+    from ringlib_parity.usercode.store import RecordError
+
+    console = Console()
+    if bool(record) == bool(compare) or not command:
+        console.print("[red]give exactly one of --record DIR or --compare DIR, then -- and the command to run[/]")
+        return 2
+    if options["semantics"] not in (None, "preserve", "intended"):
+        console.print(f"[red]--semantics must be preserve or intended, got {options['semantics']!r}[/]")
+        return 2
+    try:
+        if record:
+            return script_parity.record(command, record, full=options["full"], grads=options["grads"],
+                                        seed=options["seed"], console=console)
+        return script_parity.compare(command, compare, semantics=options["semantics"],
+                                     json_file=options["json_file"], junit_file=options["junit_file"],
+                                     console=console)
+    except RecordError as error:
+        console.print(f"[red]{error}[/]")
+        return 2
 
 
 def _init_torchrun_group(device) -> None:
