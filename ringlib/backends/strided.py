@@ -2,12 +2,12 @@
 
 For each ``StridedParts`` of a plan, q, k and v are addressed through ``as_strided`` views
 (segments x residue lanes x heads x rows) and handed to a fused kernel that also returns the
-log-sum-exp. Outputs go back through the same views; families that cover the same
-(position, head) combine by LSE (``ringlib.lse.combine``) or by weighted sum. Which fused
-kernel runs each family is ``ringlib.dispatch``'s choice (``kernels``). Backward is a custom autograd function:
-it recomputes each family with the fused backward kernel, feeding it the *merged* output and
-log-sum-exp under LSE mixing (the exact gradient of the union softmax), so no probabilities
-and no per-group copies are stored.
+log-sum-exp (which one is ``ringlib.dispatch``'s choice). Outputs go back through the same
+views; families that cover the same (position, head) combine by LSE (``ringlib.lse.combine``)
+or by weighted sum. Backward is a custom autograd function: it recomputes each family with
+the fused backward kernel, feeding it the *merged* output and log-sum-exp under LSE mixing
+(the exact gradient of the union softmax), so no probabilities and no per-group copies are
+stored.
 """
 
 from __future__ import annotations
