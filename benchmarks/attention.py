@@ -22,7 +22,6 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 import ringlib
-from ringlib.backends import fused_forward, kernels
 
 
 def timed(fn, device: str, iters: int, warmup: int = 3) -> float:
@@ -97,19 +96,24 @@ def main() -> None:
     parser.add_argument("--graphs-up-to", type=int, default=131072,
                         help="also time torch.compile(mode='reduce-overhead') (CUDA graphs) up to this length")
     parser.add_argument("--json", default=None, help="write the rows as JSON here")
-    parser.add_argument("--cuda-kernels", default=",".join(kernels.CUDA_KERNELS),
+    defaults = ringlib.KernelOptions()
+    parser.add_argument("--cuda-kernels", default=",".join(defaults.cuda_kernels),
                         help="order of ringlib's half-precision CUDA kernels (cudnn,flash or flash)")
     parser.add_argument("--no-fused-forward", action="store_true",
                         help="forwards without autograd take the per-family path, not the one-launch Triton kernel")
     parser.add_argument("--cudnn-min-flops", type=float, default=None,
-                        help="override ringlib.backends.kernels.CUDNN_MIN_FLOPS")
+                        help="override ringlib.KernelOptions.cudnn_min_flops")
     args = parser.parse_args()
-    kernels.CUDA_KERNELS = tuple(args.cuda_kernels.split(","))
-    fused_forward.ENABLED = not args.no_fused_forward
+    changes = {"cuda_kernels": tuple(args.cuda_kernels.split(",")), "one_launch": not args.no_fused_forward}
+    if args.cudnn_min_flops is not None:
+        changes["cudnn_min_flops"] = args.cudnn_min_flops
     # one compiled graph per (length, pattern, grad mode), all from the same lambda's code
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
-    if args.cudnn_min_flops is not None:
-        kernels.CUDNN_MIN_FLOPS = args.cudnn_min_flops
+    with ringlib.kernel_options(**changes) as options:
+        run(args, options)
+
+
+def run(args, options: ringlib.KernelOptions) -> None:
     dtype = getattr(torch, args.dtype) if args.dtype else (torch.bfloat16 if args.device == "cuda" else torch.float32)
     segments = [int(x) for x in args.segments.split(",")]
     rates = [int(x) for x in args.rates.split(",")]
@@ -146,8 +150,8 @@ def main() -> None:
     device_name = torch.cuda.get_device_name() if args.device == "cuda" else platform.processor() or "cpu"
     print(f"# ringlib attention benchmark: {device_name}, torch {torch.__version__}, {dtype}, "
           f"batch {b}, heads {h}, head_dim {d}, segments {segments}, rates {rates}, "
-          f"ringlib CUDA kernels {kernels.CUDA_KERNELS} (cuDNN from {kernels.CUDNN_MIN_FLOPS:.3g} FLOPs), "
-          f"no-grad forward {'one Triton launch' if fused_forward.ENABLED else 'per family'}, "
+          f"ringlib CUDA kernels {options.cuda_kernels} (cuDNN from {options.cudnn_min_flops:.3g} FLOPs), "
+          f"no-grad forward {'one Triton launch' if options.one_launch else 'per family'}, "
           f"{datetime.date.today().isoformat()}")
     keys = ["n", "case", "fwd_ms", "fwd_tflops", "fwd+bwd_ms", "fwd+bwd_tflops"]
     if args.device == "cuda":
@@ -159,7 +163,7 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"device": device_name, "torch": torch.__version__, "dtype": str(dtype),
-                       "date": datetime.date.today().isoformat(), "cuda_kernels": list(kernels.CUDA_KERNELS),
+                       "date": datetime.date.today().isoformat(), "cuda_kernels": list(options.cuda_kernels),
                        "rows": rows}, fh, indent=1)
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 import ringlib
+from ringlib import dispatch
 from ringlib.blocksparse import flex
 from ringlib.testing import compare
 
@@ -97,7 +98,7 @@ def main(argv=None) -> int:
         print("needs CUDA", file=sys.stderr)
         return 2
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 256)
-    print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, flex available: {flex.available()}")
+    print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, flex available: {dispatch.flex_available()}")
     rows, failures = [], 0
     started = time.time()
     for name, build, n, heads in cases(args.quick):

@@ -14,7 +14,6 @@ import torch
 
 import ringlib
 from ringlib import compat
-from ringlib.backends import kernels
 from ringlib.testing import compare
 
 PATTERNS = [
@@ -28,16 +27,16 @@ PATTERNS = [
 ]
 
 
-# half-precision CUDA kernel choices of ringlib.backends.kernels: (order, cuDNN from FLOPs)
+# half-precision CUDA kernel choices (ringlib.KernelOptions): (order, cuDNN from FLOPs)
 KERNEL_CHOICES = [(("cudnn", "flash"), 0), (("flash",), 0)]
 
 
 def main() -> int:
     failures = 0
     for order, min_flops in KERNEL_CHOICES:
-        kernels.CUDA_KERNELS, kernels.CUDNN_MIN_FLOPS = order, min_flops
-        print(f"\n## half-precision kernels: {' then '.join(order)}\n")
-        failures += check_all()
+        with ringlib.kernel_options(cuda_kernels=order, cudnn_min_flops=min_flops):
+            print(f"\n## half-precision kernels: {' then '.join(order)}\n")
+            failures += check_all()
     print("\n## forwards without autograd (one Triton launch per plan)\n")
     failures += check_inference()
     print(f"\n{failures} failure(s); torch {torch.__version__}, {torch.cuda.get_device_name()}")

@@ -25,8 +25,10 @@ _EXPORTS = {
     "MultiheadDilatedAttention": "ringlib.modules",
     "shard_sequence": "ringlib.ring",
     "gather_sequence": "ringlib.ring",
+    "kernel_options": "ringlib.dispatch",
+    "KernelOptions": "ringlib.dispatch",
 }
-_SUBMODULES = {"compat", "registry", "orderings", "backends", "ring", "parity", "lse"}
+_SUBMODULES = {"compat", "registry", "orderings", "backends", "ring", "parity", "lse", "dispatch"}
 
 __all__ = ["RinglibDeprecationWarning", "__version__", *_EXPORTS]
 
@@ -48,6 +50,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ringlib.adaptive import AdaptiveBlockSparseAttention
     from ringlib.blocksparse import BlockSparse
+    from ringlib.dispatch import KernelOptions, kernel_options
     from ringlib.functional import attention
     from ringlib.modules import DilatedAttention, MultiheadDilatedAttention
     from ringlib.patterns import Dense, Dilated, Pattern

@@ -6,11 +6,12 @@ import math
 
 import torch
 
+from ringlib import dispatch, ring, run
+from ringlib.dispatch import BACKENDS
 from ringlib.orderings import Ordering, validate_ordering
 from ringlib.patterns import Pattern
 
 Tensor = torch.Tensor
-BACKENDS = ("auto", "reference", "sdpa", "flex")
 
 
 def attention(
@@ -38,20 +39,21 @@ def attention(
     ``layout="zigzag"`` says the shards were cut by ``ringlib.shard_sequence(..., layout="zigzag")``
     (balanced causal work).
     ``backend``: "auto" (fastest valid), "reference" (float64-capable ground truth),
-    "sdpa" (strided views + fused kernels) or "flex" (FlexAttention, block-sparse on CUDA).
+    "sdpa" (strided views + fused kernels) or "flex" (FlexAttention, block-sparse on CUDA);
+    ``ringlib.dispatch`` says which kernel each runs, ``ringlib.kernel_options`` tunes them.
     """
     world = _world_size(group) if group is not None else 1
     validate(q, k, v, pattern, causal=causal, scale=scale, dropout_p=dropout_p, backend=backend,
              world=world)
     validate_ordering(ordering)
     scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
-    if world > 1 or layout != "contiguous":
-        from ringlib import ring
-
+    route = dispatch.choose(pattern, dispatch.Call.of(q, k, v, world), backend=backend, causal=causal,
+                            ordering=ordering, dropout_p=dropout_p, layout=layout)
+    if route.kernel == "ring":
         return ring.attention(q, k, v, pattern, group=group, causal=causal, scale=scale,
                               ordering=ordering, dropout_p=dropout_p, backend=backend, layout=layout)
-    return pattern.run(q, k, v, backend=backend, scale=scale, causal=causal, ordering=ordering,
-                       dropout_p=dropout_p)
+    return run.local(route, q, k, v, pattern, scale=scale, causal=causal, ordering=ordering,
+                     dropout_p=dropout_p)
 
 
 def _world_size(group) -> int:

@@ -1,6 +1,8 @@
 """Attention patterns: what each query may see, as a set of parts plus a combine rule.
 
-A pattern answers two questions, each in its own method:
+Patterns are data: they say what is computed, never how (``ringlib.dispatch`` picks the
+kernel, the backends read the pattern). A pattern answers two questions, each in its own
+method:
 
 * ``plan(n, heads)``: the strided part families the fast backends execute
   (``ringlib.plan``), computed once per (pattern, n, heads) and cached;
@@ -41,21 +43,6 @@ class Pattern:
 
     def plan(self, n: int, heads: int) -> Plan:
         return _cached_plan(self, n, heads)
-
-    def run(self, q, k, v, *, backend: str, scale: float, causal: bool, ordering: Ordering,
-            dropout_p: float):
-        """Compute the pattern on one process with the chosen backend."""
-        if backend == "reference":
-            from ringlib.backends import reference
-
-            return reference.attention(q, k, v, self, scale=scale, causal=causal, ordering=ordering,
-                                       dropout_p=dropout_p)
-        if backend == "flex":
-            raise ValueError(f"backend='flex' serves block-sparse patterns, not {type(self).__name__}")
-        from ringlib.backends import strided
-
-        return strided.attention(q, k, v, self, scale=scale, causal=causal, ordering=ordering,
-                                 dropout_p=dropout_p)
 
     def _plan(self, n: int, heads: int) -> Plan:
         raise NotImplementedError

@@ -19,6 +19,7 @@ per-head offsets use ``lane_head_step=1``: head ``h`` takes residue ``h mod r``)
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -49,6 +50,16 @@ class StridedParts:
     def same_rows(self) -> bool:
         """Queries and keys are the same rows (self-attention inside the part)."""
         return (self.q_start, self.q_count, self.q_rate) == (self.k_start, self.k_count, self.k_rate)
+
+    def per_lane(self) -> tuple["StridedParts", ...]:
+        """One family per residue lane (each a plain 4-D strided view of q, k, v)."""
+        if self.lanes == 1:
+            return (self,)
+        return tuple(StridedParts(self.segments, self.segment_stride, 1, 0, self.heads,
+                                  self.head_start + d * self.lane_head_step, self.head_step,
+                                  self.q_start + d, self.q_count, self.q_rate,
+                                  self.k_start + d, self.k_count, self.k_rate, self.weight)
+                     for d in range(self.lanes))
 
 
 @dataclass(frozen=True)
@@ -83,3 +94,16 @@ class Plan:
     branches: tuple[Branch, ...]
     combine: Literal["lse", "sum"]
     disjoint: bool = False  # no (position, head) is covered by two parts
+
+    @property
+    def self_attending(self) -> bool:
+        """In every family queries and keys are the same rows (causal masks are the plain
+        top-left triangle of each family)."""
+        return all(part.same_rows for branch in self.branches for part in branch.parts)
+
+
+@functools.lru_cache(maxsize=256)
+def plan_flops(plan: Plan, batch: int, head_dim: int) -> float:
+    """Forward FLOPs of a plan without masks: ``4 b d`` times query-key pairs."""
+    pairs = sum(p.segments * p.lanes * p.heads * p.q_count * p.k_count for br in plan.branches for p in br.parts)
+    return 4.0 * batch * head_dim * pairs

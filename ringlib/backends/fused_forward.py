@@ -8,9 +8,10 @@ and writes its output rows (times the family's weight) and log-sum-exp straight 
 into the output for a disjoint plan, into one buffer per branch otherwise, which the usual
 LSE / sum combine then merges.
 
-Used for forwards that need no gradient (inference, evaluation) of small plans
-(``MAX_FLOPS``: the launch-bound regime) without an ordering or explicit masks; everything
-else takes the ``sdpa`` path. Plan descriptors are cached per (plan, shapes, strides).
+``ringlib.dispatch`` sends it the forwards that need no gradient (inference, evaluation)
+of small plans (the launch-bound regime) without an ordering or explicit masks: its
+``one_launch`` route; its tile sizes are ``KernelOptions.one_launch_*``. Plan descriptors
+are cached per (plan, shapes, strides).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import os
 
 import torch
 
+from ringlib import dispatch
+from ringlib.lse import combine as combine_lse
 from ringlib.plan import Plan, StridedParts
 
 Tensor = torch.Tensor
@@ -31,50 +34,7 @@ try:
 except ImportError:  # pragma: no cover - exercised where Triton is missing
     triton = None
 
-LAUNCH = {"block_m": 128, "block_n": 32, "num_warps": 4, "num_stages": 4}
-"""Tile sizes and launch settings of the kernel (``block_m`` is the largest query tile)."""
-
 _FIELDS = 29  # int64 descriptor fields per family: 4 counts/flags + 5 per tensor (q, k, v, out, lse)
-
-
-ENABLED = True
-"""Set False to send every forward through the per-family ``sdpa`` path."""
-
-MAX_FLOPS = 2**36
-"""Plans up to this many forward FLOPs take the one-launch kernel. It does about 110 TFLOP/s
-on an H100 (best of a tile sweep, ``LAUNCH``) against 300-430 for the per-family cuDNN / flash
-calls, so it only wins where those are bound by launches (default dilated pattern, H100: 2K
-2.5-3.6x faster, 8K 1.1-1.7x, 32K slower)."""
-
-
-def wanted(q: Tensor, k: Tensor, v: Tensor) -> bool:
-    """Take the one-launch forward: enabled, Triton present, half precision on CUDA, and no
-    gradient will be asked of this call (under autograd the ``sdpa`` path saves what its
-    backward needs) and not inside a torch.compile trace."""
-    return (ENABLED and available(q)
-            and not (torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad))
-            and not torch.compiler.is_compiling())
-
-
-def small(plan: Plan, q: Tensor) -> bool:
-    """The plan is small enough (``MAX_FLOPS``) for the one-launch kernel to win."""
-    return plan_flops(plan, q.shape[0], q.shape[-1]) <= MAX_FLOPS
-
-
-@functools.lru_cache(maxsize=256)
-def plan_flops(plan: Plan, batch: int, head_dim: int) -> float:
-    """Forward FLOPs of a plan without masks: ``4 b d`` times query-key pairs."""
-    from ringlib.backends.strided import _pieces
-
-    pairs = sum(p.segments * p.heads * p.q_count * p.k_count for br in plan.branches for p in _pieces(br))
-    return 4.0 * batch * head_dim * pairs
-
-
-def available(q: Tensor) -> bool:
-    """The fused forward can run on tensors like ``q`` (``plan_forward`` itself also runs in
-    Triton's interpreter on the CPU, which the tests use)."""
-    return (triton is not None and q.is_cuda and q.dtype in (torch.float16, torch.bfloat16)
-            and q.shape[-1] in (16, 32, 64, 128))
 
 
 def _interpreting() -> bool:
@@ -162,10 +122,8 @@ def _describe(plan: Plan, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Ten
     """(descriptor int64 table, weights, work list, query tile rows) of a plan over these
     tensors; ``out``/``lse`` hold one slice per branch unless ``shared``. Query tiles have
     ``block_m`` rows, 64 where no family has more."""
-    from ringlib.backends.strided import _pieces
-
     fields, weights, work = [], [], []
-    pieces = [(g, part) for g, branch in enumerate(plan.branches) for part in _pieces(branch)]
+    pieces = [(g, lane) for g, branch in enumerate(plan.branches) for part in branch.parts for lane in part.per_lane()]
     block_m = 64 if max(part.q_count for _, part in pieces) <= 64 else block_m
     for family, (g, part) in enumerate(pieces):
         o_view, l_view = (out, lse) if shared else (out[g], lse[g])
@@ -197,29 +155,27 @@ def _layout(*tensors: Tensor) -> tuple:
 def plan_forward(q: Tensor, k: Tensor, v: Tensor, plan: Plan, scale: float, causal: bool):
     """``(out, lse | None)`` of ``plan`` in one launch, or None where it does not apply
     (causal families whose queries and keys are different rows)."""
-    from ringlib.backends.strided import _combine, _pieces
-
-    pieces = [p for br in plan.branches for p in _pieces(br)]
-    if causal and not all(p.same_rows for p in pieces):
+    if causal and not plan.self_attending:
         return None
     b, n, h, d = q.shape
     shared = plan.combine == "sum" and plan.disjoint
     if shared:
         out = torch.zeros_like(q, memory_format=torch.contiguous_format)
-        lse = torch.empty(b, n, h, dtype=torch.float32, device=q.device)
+        part_lse = torch.empty(b, n, h, dtype=torch.float32, device=q.device)
     else:
         g = len(plan.branches)
         out = torch.zeros(g, b, n, h, d, dtype=q.dtype, device=q.device)
-        lse = torch.full((g, b, n, h), float("-inf"), dtype=torch.float32, device=q.device)
-    layout = _layout(q, k, v, out, lse)
-    desc, weights, work, block_m = _cached_description(plan, layout, causal, shared, q.device, LAUNCH["block_m"])
+        part_lse = torch.full((g, b, n, h), float("-inf"), dtype=torch.float32, device=q.device)
+    opts = dispatch.options()
+    layout = _layout(q, k, v, out, part_lse)
+    desc, weights, work, block_m = _cached_description(plan, layout, causal, shared, q.device, opts.one_launch_block_m)
     grid = (work.shape[0],)
-    _kernel(_interpreting())[grid](q, k, v, out, lse, desc, weights, work, scale * 1.4426950408889634,
-                                   HEAD_DIM=d, BLOCK_M=block_m, BLOCK_N=LAUNCH["block_n"], FIELDS=_FIELDS,
-                                   num_warps=LAUNCH["num_warps"] if d <= 64 else 8, num_stages=LAUNCH["num_stages"])
+    _kernel(_interpreting())[grid](q, k, v, out, part_lse, desc, weights, work, scale * 1.4426950408889634,
+                                   HEAD_DIM=d, BLOCK_M=block_m, BLOCK_N=opts.one_launch_block_n, FIELDS=_FIELDS,
+                                   num_warps=opts.one_launch_num_warps if d <= 64 else 8,
+                                   num_stages=opts.one_launch_num_stages)
     if shared:
         return out, None
     if plan.combine == "sum":
         return out.sum(0, dtype=torch.float32).to(q.dtype), None
-    merged, total_lse = _combine(list(out.unbind(0)), list(lse.unbind(0)), q.dtype)
-    return merged, total_lse
+    return combine_lse(list(out.unbind(0)), list(part_lse.unbind(0)), dtype=q.dtype)

@@ -7,32 +7,19 @@ gradient and *any* (o, lse) pair: passing a merged output and merged log-sum-exp
 exact gradient of the union softmax, which is how LSE mixing and ring attention differentiate
 without storing probabilities.
 
-The fused PyTorch kernels are used where they apply: on CUDA in half precision without a
-mask, cuDNN's fused attention for problems of at least ``CUDNN_MIN_FLOPS`` (about 1.5x the
-flash kernel on an H100 for the short segments dilated attention makes, strided operands
-included), else or where cuDNN declines, flash; memory-efficient
-with a bias; on CPU the flash kernel. ``math`` is the plain fallback, also used for dropout.
-``CUDA_KERNELS`` sets the order in which the unmasked half-precision CUDA kernels are tried.
+Each call runs the kernel ``ringlib.dispatch.fused_kernel`` names (PyTorch's fused CPU flash,
+CUDA cuDNN / flash / memory-efficient kernels, or the plain ``math`` fallback, also used for
+dropout); this module only runs it.
 """
 
 from __future__ import annotations
 
-import functools
-
 import torch
+
+from ringlib import dispatch
 
 Tensor = torch.Tensor
 _NEG_INF = float("-inf")
-
-CUDA_KERNELS: tuple[str, ...] = ("cudnn", "flash")
-"""Unmasked half-precision CUDA kernels, in the order tried (``"cudnn"``, ``"flash"``)."""
-
-CUDNN_MIN_FLOPS = 2**36
-"""cuDNN costs more CPU time per call than flash (~0.1 ms): it is used where its shorter GPU
-time pays for that, problems of at least this many forward FLOPs (``4 b h rows_q rows_k d``;
-about 0.25 ms of flash on an H100)."""
-
-_CUDNN_REFUSED: set[tuple] = set()  # problem signatures cuDNN declined: not tried again
 
 
 def _additive(mask: Tensor | None, dtype: torch.dtype) -> Tensor | None:
@@ -53,34 +40,26 @@ def _cuda_bias(mask: Tensor | None, q: Tensor, k: Tensor) -> Tensor | None:
     return bias[:, :rows_k].expand(q.shape[0], q.shape[1], q.shape[2], rows_k)
 
 
-def _use_fused(q: Tensor) -> bool:
-    return q.device.type in ("cpu", "cuda") and q.dtype in (
-        torch.float64,
-        torch.float32,
-        torch.float16,
-        torch.bfloat16,
-    ) and not (q.device.type == "cuda" and q.dtype == torch.float64)
-
-
 def forward(q: Tensor, k: Tensor, v: Tensor, scale: float, causal: bool, mask: Tensor | None):
     """Return ``(o, lse)``. ``mask`` is a boolean "may attend" tensor broadcastable to
     ``(rows_q, rows_k)``; ``causal`` is top-left aligned. Every row must see >= 1 key."""
-    if _use_fused(q):
-        if q.device.type == "cpu":
-            o, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
-                q, k, v, 0.0, causal, attn_mask=_additive(mask, q.dtype), scale=scale
-            )
-            return o, lse
-        if mask is None and q.dtype in (torch.float16, torch.bfloat16) and q.shape[-1] <= 256:
-            if _cudnn_applies(q, k, causal):
-                try:
-                    res = torch.ops.aten._scaled_dot_product_cudnn_attention(
-                        q, k, v, None, True, 0.0, causal, False, scale=scale)
-                    return res[0], res[1].reshape(q.shape[:3])
-                except RuntimeError:  # cuDNN has no plan for this problem: flash has
-                    _CUDNN_REFUSED.add(_signature(q, k, causal))
-            res = torch.ops.aten._scaled_dot_product_flash_attention(q, k, v, 0.0, causal, False, scale=scale)
-            return res[0], res[1]
+    kernel = dispatch.fused_kernel(q.device, q.dtype, q.shape, k.shape[2], causal, mask is not None)
+    if kernel == "cpu_flash":
+        o, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
+            q, k, v, 0.0, causal, attn_mask=_additive(mask, q.dtype), scale=scale
+        )
+        return o, lse
+    if kernel == "cudnn":
+        try:
+            res = torch.ops.aten._scaled_dot_product_cudnn_attention(
+                q, k, v, None, True, 0.0, causal, False, scale=scale)
+            return res[0], res[1].reshape(q.shape[:3])
+        except RuntimeError:  # cuDNN has no plan for this problem: flash has
+            kernel = dispatch.refuse_cudnn(q.device, q.dtype, q.shape, k.shape[2], causal)
+    if kernel == "flash":
+        res = torch.ops.aten._scaled_dot_product_flash_attention(q, k, v, 0.0, causal, False, scale=scale)
+        return res[0], res[1]
+    if kernel == "efficient":
         bias = _cuda_bias(mask, q, k)
         if bias is not None:  # the memory-efficient kernel faults on strided operands with a bias
             q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
@@ -94,35 +73,31 @@ def forward(q: Tensor, k: Tensor, v: Tensor, scale: float, causal: bool, mask: T
 def backward(do: Tensor, q: Tensor, k: Tensor, v: Tensor, o: Tensor, lse: Tensor, scale: float,
              causal: bool, mask: Tensor | None):
     """Return ``(dq, dk, dv)`` for ``o = softmax(...) v`` given its (possibly merged) o, lse."""
-    if _use_fused(q):
-        if q.device.type == "cpu":
-            return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward(
-                do, q, k, v, o, lse, 0.0, causal, attn_mask=_additive(mask, q.dtype), scale=scale
-            )
-        if mask is None and q.dtype in (torch.float16, torch.bfloat16) and q.shape[-1] <= 256:
-            if _cudnn_applies(q, k, causal):
-                try:
-                    return torch.ops.aten._scaled_dot_product_cudnn_attention_backward(
-                        _matching_layout(do, q), q, k, v, _matching_layout(o, q),
-                        lse.float().contiguous().unsqueeze(-1), None, None, None, None, None,
-                        q.shape[2], k.shape[2], 0.0, causal, scale=scale)
-                except RuntimeError:
-                    _CUDNN_REFUSED.add(_signature(q, k, causal))
-            # flash reads the output gradient with the output's strides
-            do = do if do.stride() == o.stride() else torch.empty_like(o).copy_(do)
-            # the philox state is unused without dropout but must have the kernel's dtype
-            seed = torch.zeros(2, dtype=torch.uint64, device=q.device)
-            offset = torch.zeros((), dtype=torch.uint64, device=q.device)
-            # strided q, k, v, o, do are fine; a strided log-sum-exp is not (torch 2.11)
-            return torch.ops.aten._scaled_dot_product_flash_attention_backward(
-                do, q, k, v, o, lse.float().contiguous(), None, None, q.shape[2], k.shape[2], 0.0, causal,
-                seed, offset, scale=scale,
-            )
-        if mask is not None and q.dtype in (torch.float16, torch.bfloat16):
-            # the memory-efficient backward with a bias returns garbage in half precision
-            # (torch 2.11, H100); these masked parts (ordering + causal) take the plain path
-            dq, dk, dv = math_backward(do, q, k, v, o, lse, scale, causal, mask)
-            return dq.to(q.dtype), dk.to(q.dtype), dv.to(q.dtype)
+    kernel = dispatch.fused_kernel(q.device, q.dtype, q.shape, k.shape[2], causal, mask is not None, backward=True)
+    if kernel == "cpu_flash":
+        return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward(
+            do, q, k, v, o, lse, 0.0, causal, attn_mask=_additive(mask, q.dtype), scale=scale
+        )
+    if kernel == "cudnn":
+        try:
+            return torch.ops.aten._scaled_dot_product_cudnn_attention_backward(
+                _matching_layout(do, q), q, k, v, _matching_layout(o, q),
+                lse.float().contiguous().unsqueeze(-1), None, None, None, None, None,
+                q.shape[2], k.shape[2], 0.0, causal, scale=scale)
+        except RuntimeError:
+            kernel = dispatch.refuse_cudnn(q.device, q.dtype, q.shape, k.shape[2], causal)
+    if kernel == "flash":
+        # flash reads the output gradient with the output's strides
+        do = do if do.stride() == o.stride() else torch.empty_like(o).copy_(do)
+        # the philox state is unused without dropout but must have the kernel's dtype
+        seed = torch.zeros(2, dtype=torch.uint64, device=q.device)
+        offset = torch.zeros((), dtype=torch.uint64, device=q.device)
+        # strided q, k, v, o, do are fine; a strided log-sum-exp is not (torch 2.11)
+        return torch.ops.aten._scaled_dot_product_flash_attention_backward(
+            do, q, k, v, o, lse.float().contiguous(), None, None, q.shape[2], k.shape[2], 0.0, causal,
+            seed, offset, scale=scale,
+        )
+    if kernel == "efficient":
         bias = _cuda_bias(mask, q, k)
         if bias is not None:
             do, q, k, v, o = (t.contiguous() for t in (do, q, k, v, o))
@@ -132,7 +107,10 @@ def backward(do: Tensor, q: Tensor, k: Tensor, v: Tensor, o: Tensor, lse: Tensor
             causal, scale=scale,
         )
         return dq, dk, dv
-    return math_backward(do, q, k, v, o, lse, scale, causal, mask)
+    dq, dk, dv = math_backward(do, q, k, v, o, lse, scale, causal, mask)
+    if q.is_cuda:  # gradients in the inputs' dtype, like the fused CUDA kernels'
+        return dq.to(q.dtype), dk.to(q.dtype), dv.to(q.dtype)
+    return dq, dk, dv
 
 
 def _matching_layout(t: Tensor, q: Tensor) -> Tensor:
@@ -149,29 +127,6 @@ def _matching_layout(t: Tensor, q: Tensor) -> Tensor:
     if list(t.stride()) == strides:
         return t
     return torch.empty_strided(t.shape, strides, dtype=t.dtype, device=t.device).copy_(t)
-
-
-def _signature(q: Tensor, k: Tensor, causal: bool) -> tuple:
-    return (q.dtype, q.shape[-1], q.shape[2], k.shape[2], causal, q.device.index)
-
-
-def _cudnn_applies(q: Tensor, k: Tensor, causal: bool) -> bool:
-    """cuDNN is first in line, available, and not known to refuse this problem. Its causal
-    mask is only used on square problems (where top-left and bottom-right agree)."""
-    return (
-        "cudnn" in CUDA_KERNELS[:1]
-        and (not causal or q.shape[2] == k.shape[2])
-        and q.shape[-1] % 8 == 0 and q.shape[-1] <= 128
-        and 4 * q.shape[0] * q.shape[1] * q.shape[2] * k.shape[2] * q.shape[3] >= CUDNN_MIN_FLOPS
-        and _cudnn_available(q.device.index)
-        and _signature(q, k, causal) not in _CUDNN_REFUSED
-    )
-
-
-@functools.lru_cache(maxsize=None)
-def _cudnn_available(index: int | None) -> bool:
-    return (torch.backends.cudnn.is_available() and hasattr(torch.ops.aten, "_scaled_dot_product_cudnn_attention")
-            and torch.cuda.get_device_capability(index) >= (8, 0))
 
 
 def _pad_lse(lse: Tensor) -> Tensor:

@@ -2,23 +2,24 @@
 
 For each ``StridedParts`` of a plan, q, k and v are addressed through ``as_strided`` views
 (segments x residue lanes x heads x rows) and handed to a fused kernel that also returns the
-log-sum-exp. Outputs go back through the same views; families that cover the same
-(position, head) combine by LSE or by weighted sum. Backward is a custom autograd function:
-it recomputes each family with the fused backward kernel, feeding it the *merged* output and
-log-sum-exp under LSE mixing (the exact gradient of the union softmax), so no probabilities
-and no per-group copies are stored.
+log-sum-exp (which one is ``ringlib.dispatch``'s choice). Outputs go back through the same
+views; families that cover the same (position, head) combine by LSE (``ringlib.lse.combine``)
+or by weighted sum. Backward is a custom autograd function: it recomputes each family with
+the fused backward kernel, feeding it the *merged* output and log-sum-exp under LSE mixing
+(the exact gradient of the union softmax), so no probabilities and no per-group copies are
+stored.
 """
 
 from __future__ import annotations
 
 import functools
-import warnings
 
 import torch
 
-from ringlib import lse as lse_ops
-from ringlib.backends import fused_forward, kernels
+from ringlib import lse
+from ringlib.backends import kernels
 from ringlib.orderings import Ordering, permutation
+from ringlib.patterns import by_key, remember
 from ringlib.plan import Branch, Plan, StridedParts
 
 Tensor = torch.Tensor
@@ -88,17 +89,6 @@ def _as_4d(view: Tensor) -> Tensor:
     return view.reshape(b * segments, heads, rows, *rest)
 
 
-def _lanes_split(part: StridedParts) -> list[StridedParts]:
-    """One family per residue lane: each lane is a plain 4-D strided view of q, k, v."""
-    if part.lanes == 1:
-        return [part]
-    return [StridedParts(part.segments, part.segment_stride, 1, 0, part.heads,
-                         part.head_start + d * part.lane_head_step, part.head_step,
-                         part.q_start + d, part.q_count, part.q_rate,
-                         part.k_start + d, part.k_count, part.k_rate, part.weight)
-            for d in range(part.lanes)]
-
-
 @functools.lru_cache(maxsize=256)
 def gather_index(ordering: Ordering, branch: Branch, n: int, device: torch.device):
     """Row gather index of a branch under an ordering (and its inverse), or None."""
@@ -130,7 +120,7 @@ def _pieces(branch: Branch, fold_heads: int | None = None) -> list[StridedParts]
                 and part.heads * part.head_step == fold_heads):
             out.append(part)
         else:
-            out.extend(_lanes_split(part))
+            out.extend(part.per_lane())
     return out
 
 
@@ -156,49 +146,6 @@ def _mask(part: StridedParts, index, causal: bool, device) -> tuple[bool, Tensor
     if index is not None:  # original positions of the first segment's rows
         q_rows, k_rows = index[0][q_rows], index[0][k_rows]
     return False, k_rows.unsqueeze(0) <= q_rows.unsqueeze(1)
-
-
-def _combine_lse(outs: list[Tensor], lses: list[Tensor], dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-    """LongNet eq. 10 across branches: weights softmax(lse_i) per (position, head), output in
-    ``dtype``. Rows no branch covers stay 0 with lse -inf."""
-    stacked = torch.stack(lses)
-    top = stacked.amax(0)
-    top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
-    weights = torch.exp(stacked - top)
-    total = weights.sum(0)
-    weights = (weights / torch.where(total > 0, total, torch.ones_like(total))).unsqueeze(-1)
-    out = outs[0] * weights[0]
-    for w, o in zip(weights[1:], outs[1:]):
-        out.addcmul_(o, w)
-    return out.to(dtype), torch.where(total > 0, top + torch.log(total), torch.full_like(top, float("-inf")))
-
-
-@functools.lru_cache(maxsize=1)
-def _fused_combine():
-    """``_combine_lse`` compiled into one pass over the branch outputs (CUDA with Triton), or
-    None. Eagerly it is several passes over float32 temporaries: at 131K tokens the compiled
-    version saves about 0.8 ms of a 4.1 ms LSE-mixing forward on an H100."""
-    try:
-        import triton  # noqa: F401
-    except ImportError:
-        return None
-    return torch.compile(_combine_lse, dynamic=True, fullgraph=True)
-
-
-_fused_combine_failed = False  # set once compiling it failed: the eager combine from then on
-
-
-def _combine(outs: list[Tensor], lses: list[Tensor], dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-    global _fused_combine_failed
-    fused = _fused_combine() if outs[0].is_cuda and not _fused_combine_failed else None
-    if fused is not None:
-        try:
-            return fused(outs, lses, dtype)
-        except Exception as exc:  # a compiler failure must not fail attention: run eagerly
-            warnings.warn(f"ringlib: compiled LSE combine unavailable ({type(exc).__name__}: {exc}); "
-                          "running it eagerly", RuntimeWarning, stacklevel=2)
-            _fused_combine_failed = True
-    return _combine_lse(outs, lses, dtype)
 
 
 def run_forward(q: Tensor, k: Tensor, v: Tensor, plan: Plan, scale: float, causal: bool,
@@ -257,7 +204,7 @@ def run_forward(q: Tensor, k: Tensor, v: Tensor, plan: Plan, scale: float, causa
         for extra in outs[1:]:
             total = total + extra
         return total.to(q.dtype), None, results
-    merged, total_lse = _combine(outs, lses, q.dtype)
+    merged, total_lse = lse.combine(outs, lses, dtype=q.dtype)
     return merged, total_lse, results
 
 
@@ -319,8 +266,6 @@ _REGISTERED: dict[str, tuple[Plan, Ordering]] = {}
 def _register(pattern_key: str, n: int, heads: int, ordering: Ordering) -> str:
     """Key under which the operators find the pattern's plan and the ordering. Runs eagerly
     (also while torch.compile traces), so the registry holds the key before the graph runs."""
-    from ringlib.patterns import by_key
-
     ordering_id = ordering if ordering is None or isinstance(ordering, str) else ("callable", id(ordering))
     key = f"{pattern_key}|{n}|{heads}|{ordering_id!r}"
     _REGISTERED[key] = (by_key(pattern_key).plan(n, heads), ordering)
@@ -369,7 +314,7 @@ def _backward_op(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, saved: list[Tens
         total_lse, results = rest[0], None
     else:
         total_lse = None
-        results = [(o.transpose(1, 2), lse) for o, lse in zip(rest[0::2], rest[1::2])]
+        results = [(o.transpose(1, 2), part_lse) for o, part_lse in zip(rest[0::2], rest[1::2])]
     return list(run_backward(dout, q, k, v, out, total_lse, results, plan, scale, causal, ordering))
 
 
@@ -395,20 +340,14 @@ _forward_op.register_autograd(_backward, setup_context=_setup_context)
 
 def attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: float, causal: bool,
               ordering: Ordering, dropout_p: float) -> Tensor:
-    """The pattern on one process (``pattern.plan`` gives its strided families)."""
-    if dropout_p == 0.0 and ordering is None and fused_forward.wanted(q, k, v):
-        plan = pattern.plan(q.shape[1], q.shape[2])
-        if fused_forward.small(plan, q):
-            result = fused_forward.plan_forward(q, k, v, plan, float(scale), bool(causal))
-            if result is not None:
-                return result[0]
+    """The pattern on one process (``pattern.plan`` gives its strided families): the custom
+    operators, or with ``dropout_p > 0`` the plain math kernel under autograd (the one kernel
+    that applies dropout)."""
     if dropout_p > 0.0:
         plan = pattern.plan(q.shape[1], q.shape[2])
         out, _, _ = run_forward(q, k, v, plan, scale, causal, ordering, dropout_p, fused=False)
         return out
     if not hasattr(pattern, "plan_key"):  # a user-defined pattern that did not call remember()
-        from ringlib.patterns import remember
-
         remember(pattern)
     # plans are built per concrete (n, heads): torch.compile specialises on them
     # (compile with dynamic=False; symbolic lengths are not supported)

@@ -1,6 +1,6 @@
 """Block-sparse attention: ``BlockSparse`` patterns, named layouts and their backends.
 
-* ``pattern``: the ``BlockSparse`` pattern (validation, reference parts, backend choice);
+* ``pattern``: the ``BlockSparse`` pattern (validation, reference parts, active pairs);
 * ``layouts``: named layout generators reproducing the legacy patterns exactly;
 * ``pairs``: active block pairs, the work list of the ``sdpa`` path;
 * ``sdpa``: batched active pairs through fused kernels, LSE merge, custom backward;

@@ -1,7 +1,7 @@
 """The ``flex`` path: compiled FlexAttention with a BlockMask built from the layout.
 
 The BlockMask is derived from the block layout directly (never from an ``n x n`` mask), at
-FlexAttention's tile size ``TILE``: a tile is *full* when every token pair in it is allowed
+FlexAttention's tile size (``KernelOptions.flex_tile``): a tile is *full* when every token pair in it is allowed
 (no mask evaluated in the kernel), *partial* when some are (the ``mask_mod`` looks the layout
 up per token: block sizes that are not multiples of the tile, the causal diagonal, a partial
 tail) and absent otherwise. It is built once per (pattern, n, heads, causal, device) and
@@ -20,20 +20,9 @@ import math
 
 import torch
 
+from ringlib import dispatch
+
 Tensor = torch.Tensor
-
-#: FlexAttention's default sparse block size
-TILE = 128
-#: compile the kernel (False: FlexAttention's eager reference, for CPU tests only)
-COMPILE = True
-
-
-def available() -> bool:
-    try:
-        import torch.nn.attention.flex_attention  # noqa: F401
-    except ImportError:  # pragma: no cover - torch < 2.5
-        return False
-    return True
 
 
 @functools.lru_cache(maxsize=None)
@@ -71,7 +60,7 @@ def _csr(blocks: Tensor) -> tuple[Tensor, Tensor]:
 
 
 @functools.lru_cache(maxsize=64)
-def block_mask(pattern, n: int, heads: int, causal: bool, device: torch.device, tile: int = TILE):
+def block_mask(pattern, n: int, heads: int, causal: bool, device: torch.device, tile: int):
     """The cached BlockMask of a ``BlockSparse`` pattern."""
     from torch.nn.attention.flex_attention import BlockMask
 
@@ -99,7 +88,8 @@ def block_mask(pattern, n: int, heads: int, causal: bool, device: torch.device, 
 def attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: float, causal: bool) -> Tensor:
     """Row-softmax block-sparse attention of ``(b, n, h, d)`` tensors with FlexAttention."""
     n, heads = q.shape[1], q.shape[2]
-    mask = block_mask(pattern, n, heads, causal, q.device, TILE)
-    out = _kernel(COMPILE)(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), block_mask=mask,
+    opts = dispatch.options()
+    mask = block_mask(pattern, n, heads, causal, q.device, opts.flex_tile)
+    out = _kernel(opts.flex_compile)(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), block_mask=mask,
                            scale=scale)
     return out.transpose(1, 2)

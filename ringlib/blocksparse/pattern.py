@@ -1,5 +1,6 @@
 """``BlockSparse``: attention restricted to active (query block, key block) pairs.
 
+A pattern is data: what is computed, never how (``ringlib.dispatch`` picks the kernel).
 Two normalizations (DESIGN.md "parts" view):
 
 * ``"softmax"``: one part per query block: the softmax of each query row runs over all keys
@@ -79,7 +80,8 @@ class BlockSparse(Pattern):
 
     Backends: ``reference`` (dense masks, float64), ``sdpa`` (batched active pairs, memory
     linear in n), ``flex`` (compiled FlexAttention, row softmax only; ``per_block_sum`` and
-    dropout run ``sdpa``). ``auto`` picks ``flex`` on CUDA, else ``sdpa``. No ``ordering``.
+    dropout run ``sdpa``). ``auto`` picks ``flex`` on CUDA, else ``sdpa`` (``ringlib.dispatch``
+    decides). No ``ordering``.
     """
 
     layout: LayoutSource
@@ -141,7 +143,7 @@ class BlockSparse(Pattern):
     # --- reference: straight from the definition, one explicit mask per part ---------------
 
     def reference_parts(self, n, heads, ordering):
-        _no_ordering(ordering)
+        reject_ordering(ordering)
         bs, nb = self.block_size, n // self.block_size
         counts = self.counts(nb, heads).expand(heads, nb, nb)
 
@@ -172,40 +174,14 @@ class BlockSparse(Pattern):
                             parts.append(ReferencePart(hs, blocks([i], [j]), float(c[i, j])))
         return parts
 
-    # --- fast paths ----------------------------------------------------------------------
+    # --- the work list of the batched-pairs route ----------------------------------------
 
     def pairs(self, n: int, heads: int, causal: bool, device) -> BlockPairs:
         return _pairs(self, n // self.block_size, heads, causal, torch.device(device))
 
-    def run(self, q, k, v, *, backend: str, scale: float, causal: bool, ordering, dropout_p: float):
-        _no_ordering(ordering)
-        if backend == "reference":
-            return super().run(q, k, v, backend=backend, scale=scale, causal=causal, ordering=None,
-                               dropout_p=dropout_p)
-        return _fast(self, q, k, v, backend, scale, causal, dropout_p)
 
-
-@torch.compiler.disable  # cached Python work lists: run eagerly inside compiled models (graph break)
-def _fast(pattern: "BlockSparse", q, k, v, backend: str, scale: float, causal: bool, dropout_p: float):
-    """``flex`` (row softmax on CUDA, or when asked for) or the batched-pairs ``sdpa`` path.
-
-    ``per_block_sum`` and dropout always take the pairs path (FlexAttention has one softmax
-    per row and no dropout).
-    """
-    from ringlib.blocksparse import flex, sdpa
-
-    n, heads = q.shape[1], q.shape[2]
-    use_flex = (pattern.normalization == "softmax" and dropout_p == 0.0 and flex.available()
-                and (backend == "flex" or (backend == "auto" and q.is_cuda and q.dtype != torch.float64)))
-    if use_flex:
-        return flex.attention(q, k, v, pattern, scale=scale, causal=causal)
-    layout_heads = pattern.counts(n // pattern.block_size, heads).shape[0]
-    return sdpa.attention(q, k, v, pattern.pairs(n, heads, causal, q.device), block_size=pattern.block_size,
-                          layout_heads=layout_heads, scale=scale, softmax=pattern.normalization == "softmax",
-                          dropout_p=dropout_p)
-
-
-def _no_ordering(ordering) -> None:
+def reject_ordering(ordering) -> None:
+    """Block-sparse patterns are never reordered: their layout says which blocks meet."""
     if ordering is not None:
         raise ValueError("BlockSparse takes no ordering (pass ordering=None); permute the layout instead")
 

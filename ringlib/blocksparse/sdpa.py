@@ -9,7 +9,7 @@ Then, per query block row:
 
 Memory is ``O(active pairs * bs * d)``: linear in the sequence length for a fixed number of
 active blocks per row, never ``O(n^2)``. Work is cut into chunks of whole rows so that the
-gathered blocks stay under ``CHUNK_ELEMENTS`` per tensor.
+gathered blocks stay under ``KernelOptions.pairs_chunk_elements`` per tensor.
 
 Backward is a custom autograd function that recomputes instead of storing per-pair results:
 under ``softmax`` the fused backward kernel of each pair is fed the *merged* output and
@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import torch
 
+from ringlib import dispatch
 from ringlib.backends import kernels
 from ringlib.blocksparse.pairs import BlockPairs
+from ringlib.lse import combine as combine_lse
 
 Tensor = torch.Tensor
 
-#: upper bound on the elements of one gathered block tensor (q, k, v or o) per chunk
-CHUNK_ELEMENTS = 1 << 26
 #: stands in for ``L - log(0)`` (a zero-weight pair has probability exactly 0)
 _FAR = 1e30
 
@@ -57,26 +57,18 @@ def from_blocks(xs: Tensor, b: int, n: int, h: int) -> Tensor:
 
 
 def _combine(pieces, batch: int, rows: int, bs: int, d: int, softmax: bool, acc: torch.dtype, device):
-    """Merge per-pair results ``(local_row, o, lse, weight)`` into their rows."""
+    """Merge per-pair results ``(local_row, o, lse, weight)`` into their rows: one LSE merge
+    (``ringlib.lse.combine``) under ``softmax``, else the weighted sum."""
     if not softmax:
         out = torch.zeros(batch, rows, bs, d, dtype=acc, device=device)
         for r, o, _, w in pieces:
             out = out.index_add(1, r, o * w.view(1, -1, 1, 1))
         return out, None
-    with torch.no_grad():  # a stabiliser only: any per-row upper bound works
-        m = torch.full((batch, rows, bs), float("-inf"), dtype=acc, device=device)
-        for r, _, lse, _ in pieces:
-            m = m.scatter_reduce(1, r.view(1, -1, 1).expand_as(lse), lse.detach(), "amax")
-        m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-    z = torch.zeros(batch, rows, bs, dtype=acc, device=device)
-    out = torch.zeros(batch, rows, bs, d, dtype=acc, device=device)
-    for r, o, lse, w in pieces:
-        e = w.view(1, -1, 1) * torch.exp(lse - m[:, r])
-        z = z.index_add(1, r, e)
-        out = out.index_add(1, r, e.unsqueeze(-1) * o)
-    seen = z > 0  # rows without mass output 0, with no gradient to their (zero) weights
-    out = out * (seen / torch.where(seen, z, torch.ones_like(z))).unsqueeze(-1)
-    return out, m + torch.log(z)
+    if not pieces:
+        return (torch.zeros(batch, rows, bs, d, dtype=acc, device=device),
+                torch.full((batch, rows, bs), float("-inf"), dtype=acc, device=device))
+    index, outs, lses, weights = zip(*pieces)
+    return combine_lse(outs, lses, index=index, rows=rows, weights=weights)
 
 
 def _run(qs, ks, vs, pairs: BlockPairs, weights, scale: float, softmax: bool, attend):
@@ -161,7 +153,7 @@ class _BlockSparseFunction(torch.autograd.Function):
 
 
 def _max_pairs(batch: int, bs: int, d: int) -> int:
-    return max(1, CHUNK_ELEMENTS // (batch * bs * d))
+    return max(1, dispatch.options().pairs_chunk_elements // (batch * bs * d))
 
 
 def attention(q: Tensor, k: Tensor, v: Tensor, pairs: BlockPairs, *, block_size: int, layout_heads: int,

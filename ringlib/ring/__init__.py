@@ -3,8 +3,8 @@
 ``attention`` is what ``ringlib.attention(..., group=pg)`` calls when the group has more
 than one rank: every rank passes its shard of q, k, v (``layout`` says which rows a rank
 holds, see ``ringlib.ring.sharding``) and gets the rows of the single-process result on the
-concatenated sequence that it holds. Two strategies, chosen per (pattern, length, heads,
-ordering, layout):
+concatenated sequence that it holds. Two strategies, tried in the order
+``ringlib.dispatch`` gives (the first whose schedule fits the shards runs):
 
 * ``ring.strided``: patterns with a strided plan (Dense, Dilated, the compat patterns) whose
   families either stay inside a shard (no communication) or cover whole shards (only the
@@ -53,6 +53,7 @@ def attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, group, causal: bool =
     ``[r*L, (r+1)*L)``) or "zigzag" (see ``shard_sequence``; balances causal work)."""
     import torch.distributed as dist
 
+    from ringlib import dispatch, run
     from ringlib.ring import blocks, comm, masked, strided
 
     check_layout(layout)
@@ -61,8 +62,10 @@ def attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, group, causal: bool =
         if layout != "contiguous":
             raise ValueError("layout='zigzag' needs a process group of more than one rank")
         scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
-        return pattern.run(q, k, v, backend=backend, scale=scale, causal=causal, ordering=ordering,
-                           dropout_p=dropout_p)
+        route = dispatch.choose(pattern, dispatch.Call.of(q, k, v), backend=backend, causal=causal,
+                                ordering=ordering, dropout_p=dropout_p)
+        return run.local(route, q, k, v, pattern, scale=scale, causal=causal, ordering=ordering,
+                         dropout_p=dropout_p)
     scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
     ordering_id = ordering if ordering is None or isinstance(ordering, str) else "callable"
     comm.check_inputs(q, k, v, group, comm.fingerprint(repr(pattern), causal, scale, ordering_id,
@@ -77,17 +80,13 @@ def attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, group, causal: bool =
     pattern.validate(n, heads)
     q, k, v = (t.contiguous() for t in (q, k, v))
     key = (pattern, n, heads, ordering, world, rank, layout, causal)
-    schedule = None if backend == "reference" or not _has_plan(pattern) else strided.build(*key)
+    route = dispatch.choose(pattern, dispatch.Call.of(q, k, v, world), backend=backend, causal=causal,
+                            ordering=ordering, dropout_p=dropout_p, layout=layout)
+    schedule = strided.build(*key) if "strided" in route.ring else None
     if schedule is not None:
-        strategy = strided.Strategy(schedule, group, scale, math=False)
+        strategy = strided.Strategy(schedule, group, scale, math=route.math)
     else:
-        use_blocks = backend != "reference" and blocks.applies(pattern, n, world, layout)
+        use_blocks = "blocks" in route.ring and blocks.applies(pattern, n, world, layout)
         parts = blocks.build(*key) if use_blocks else masked.build(*key)
-        strategy = masked.Strategy(parts, pattern.combine, group, scale, math=backend == "reference")
+        strategy = masked.Strategy(parts, pattern.combine, group, scale, math=route.math)
     return _RingFunction.apply(q, k, v, strategy)
-
-
-def _has_plan(pattern) -> bool:
-    from ringlib.patterns import Pattern
-
-    return type(pattern)._plan is not Pattern._plan

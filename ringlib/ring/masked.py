@@ -133,19 +133,16 @@ class Strategy:
                 lse_ops.merge_(acc_o[i], acc_l[i], o * ok.unsqueeze(-1), lse.masked_fill(~ok, float("-inf")))
 
         self._sources(q, k, v, visit)
+        heads = [part.heads.to(q.device) for part in self.parts]
         out = torch.zeros(b, h, n, d, dtype=acc, device=q.device)
-        total = torch.full((b, h, n), float("-inf"), dtype=acc, device=q.device)
-        for part, o, lse in zip(self.parts, acc_o, acc_l):
-            idx = part.heads.to(q.device)
-            if self.combine == "lse":
-                merged_o, merged_l = lse_ops.merge(out[:, idx], total[:, idx], o, lse)
-                out[:, idx], total[:, idx] = merged_o, merged_l
-            else:
-                out[:, idx] += o * part.weight
-        out = out.transpose(1, 2).to(q.dtype)
-        if self.combine == "lse":
-            return out, (total.transpose(1, 2),)
-        return out, tuple(o.to(q.dtype) for o in acc_o) + tuple(acc_l)
+        if self.combine == "lse":  # every part's heads are its slots of dimension 1
+            total = torch.full((b, h, n), float("-inf"), dtype=acc, device=q.device)
+            if self.parts:
+                out, total = lse_ops.combine(acc_o, acc_l, index=heads, rows=h)
+            return out.transpose(1, 2).to(q.dtype), (total.transpose(1, 2),)
+        for part, idx, o in zip(self.parts, heads, acc_o):
+            out[:, idx] += o * part.weight
+        return out.transpose(1, 2).to(q.dtype), tuple(o.to(q.dtype) for o in acc_o) + tuple(acc_l)
 
     def backward(self, dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, saved):
         acc = torch.float64 if q.dtype == torch.float64 else torch.float32

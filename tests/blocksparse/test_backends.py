@@ -75,10 +75,9 @@ def test_sdpa_float32_within_flash_rule(case):
 
 
 @pytest.fixture
-def eager_flex(monkeypatch):
+def eager_flex():
     """FlexAttention's eager implementation (CPU has no compiled flex backward)."""
-    monkeypatch.setattr(flex, "COMPILE", False)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), ringlib.kernel_options(flex_compile=False):
         warnings.simplefilter("ignore")
         yield
 
@@ -153,16 +152,17 @@ def test_pair_weight_gradients_match_autograd(softmax, causal):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
 
 
-def test_chunking_gives_the_same_result(monkeypatch):
+def test_chunking_gives_the_same_result():
     pattern = ringlib.BlockSparse("dilated", block_size=4)
     q, k, v = _qkv(2, 64, 2, 8, torch.float64, 3)
     whole = ringlib.attention(q, k, v, pattern, causal=True, backend="sdpa")
     g_whole = _grads(whole, (q, k, v), torch.ones_like(whole))
-    monkeypatch.setattr(sdpa, "CHUNK_ELEMENTS", 2 * 4 * 8 * 3)  # ~3 pairs per chunk
     assert len(pattern.pairs(64, 2, True, "cpu").chunks(3)) > 4
-    chunked = ringlib.attention(q, k, v, pattern, causal=True, backend="sdpa")
+    with ringlib.kernel_options(pairs_chunk_elements=2 * 4 * 8 * 3):  # ~3 pairs per chunk
+        chunked = ringlib.attention(q, k, v, pattern, causal=True, backend="sdpa")
+        g_chunked = _grads(chunked, (q, k, v), torch.ones_like(whole))
     torch.testing.assert_close(chunked, whole, rtol=0, atol=1e-14)
-    for a, b in zip(_grads(chunked, (q, k, v), torch.ones_like(whole)), g_whole):
+    for a, b in zip(g_chunked, g_whole):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-14)
 
 

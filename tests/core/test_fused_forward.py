@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import ringlib
-from ringlib import compat
+from ringlib import compat, dispatch
 from ringlib.backends import fused_forward
 from ringlib.testing import assert_close_to_reference
 
@@ -45,7 +45,7 @@ def test_matches_reference(pattern, causal):
 
 
 def test_is_taken_only_without_autograd(monkeypatch):
-    monkeypatch.setattr(fused_forward, "available", lambda q: True)  # CUDA only, outside the tests
+    monkeypatch.setattr(dispatch, "one_launch_supported", lambda *a: True)  # CUDA only, outside the tests
     calls = []
     plan_forward = fused_forward.plan_forward
     monkeypatch.setattr(fused_forward, "plan_forward", lambda *a: calls.append(1) or plan_forward(*a))
@@ -61,7 +61,7 @@ def test_is_taken_only_without_autograd(monkeypatch):
 
 
 @pytest.mark.parametrize("block_n", [16, 64, 128])
-def test_tile_sizes(monkeypatch, block_n):
+def test_tile_sizes(block_n):
     """Key tiles smaller or larger than the query tile (masking of the causal diagonal)."""
-    monkeypatch.setitem(fused_forward.LAUNCH, "block_n", block_n)
-    test_matches_reference(ringlib.Dilated([64, 128, 256], [1, 2, 4]), causal=True)
+    with ringlib.kernel_options(one_launch_block_n=block_n):
+        test_matches_reference(ringlib.Dilated([64, 128, 256], [1, 2, 4]), causal=True)

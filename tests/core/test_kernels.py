@@ -3,8 +3,8 @@
 import torch
 
 import ringlib
-from ringlib.backends.fused_forward import plan_flops
 from ringlib.backends.kernels import _matching_layout
+from ringlib.plan import plan_flops
 
 
 def test_matching_layout_orders_dims_like_q_strides_and_packs_them():
