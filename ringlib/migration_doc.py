@@ -77,6 +77,11 @@ def render() -> str:
         if not entry.counted:
             lines.append(f"| `{entry.name}` (§{entry.section}) | {entry.kind} | {entry.numerics} | "
                          f"`{_cell(entry.replacement)}` | {len(entry.paths)} |")
+    lines += ["", "### Differences of the companion objects", "",
+              "| old name | difference from the old code | measured | applies to |", "|---|---|---|---|"]
+    lines += [f"| `{entry.name}` | {_cell(d.what)} | {_cell(d.measured)} | "
+              f"{'shim and preserve' if d.applies == 'shim' else '--semantics intended'} |"
+              for entry in registry.LEGACY_NAMES if not entry.counted for d in entry.divergences]
     lines += ["", "## Not carried over", "",
               "These raise `ImportError` / `AttributeError` (names) or `ModuleNotFoundError` (modules).", "",
               "| old path | use instead |", "|---|---|"]

@@ -748,18 +748,6 @@ _BSRD = f"{S}.block_sparse_ring_distributed_dilated_attention"
 _POST = f"{S}.block_sparse_ring_dilated_attention_hilbert_post_pattern"
 
 _COMPANIONS: list[LegacyName] = [
-    _e("DilatedAttention", "DESIGN", "dilated", (f"{T}.DilatedAttention", f"{T}.dilated_attention.DilatedAttention"),
-       "preserve", "Dilated(mixing='head_groups')",
-       "ringlib.DilatedAttention(ringlib.Dilated(segment_lengths, dilation_rates, mixing='head_groups'))",
-       (_p("segment_lengths"), _p("dilation_rates"), _p("softmax_scale", None), _p("attention_dropout", 0.0),
-        _p("op", None, "ignored"), _p("enable_memory_pool", True, "ignored"), _p("enable_profiling", False, "ignored"),
-        _p("lightweight_pool", True, "ignored"), KWARGS),
-       _da("ringlib.Dilated", (*_LISTS, Arg("mixing", value="'head_groups'", omit_if_default=False)),
-           extra=(Arg("scale", source="softmax_scale"), Arg("dropout", source="attention_dropout"))),
-       _da("ringlib.Dilated", extra=(Arg("scale", source="softmax_scale"), Arg("dropout", source="attention_dropout"))),
-       (Divergence("--semantics intended mixes the pairs by log-sum-exp with per-head offsets (LongNet) instead "
-                   "of head groups divided by the group count", "different semantics (not a bug fix)",
-                   "intended"),), counted=False),
     _companion("ring_attention", "10.1", "ring/utils",
                (f"{RU}.ring_attention", f"{RU}.ring_attention_autograd.ring_attention",
                 f"{RB}.ring_dilated_attention_v3.ring_attention"), _DENSE_FN, numerics="intended", profile="EXACT"),
@@ -872,8 +860,11 @@ _COMPANIONS: list[LegacyName] = [
                "ringlib.DilatedAttention(ringlib.BlockSparse(..., normalization='per_block_sum'))"),
 ]
 
+from ringlib import registry_models as _models  # noqa: E402  (the base classes and models, issue 16)
+
 #: All entries: the 24 counted names first (catalog order), then the companions.
-LEGACY_NAMES: tuple[LegacyName, ...] = (*_ENTRIES, *_COMPANIONS)
+LEGACY_NAMES: tuple[LegacyName, ...] = (*_ENTRIES, *_COMPANIONS, *_models.ROWS)
+MODULE_ALL.update({m: (*MODULE_ALL.get(m, ()), *names) for m, names in _models.MODULE_ALL.items()})
 
 _REMOVED_TOP = {
     "LongNet": "a stack of ringlib.MultiheadDilatedAttention layers",
@@ -915,10 +906,10 @@ _REMOVED_MODULES = {
 }
 
 #: Old public names and modules that are not carried over (CATALOG §15 end; issue 5 item 6).
-REMOVED: tuple[Removed, ...] = (
+REMOVED: tuple[Removed, ...] = tuple(r for r in (
     *(Removed(f"{T}.{n}", r) for n, r in _REMOVED_TOP.items()),
     *(Removed(f"{T}.{m}", r, "module") for m, r in _REMOVED_MODULES.items()),
-)
+) if r.path not in _models.RESTORED)
 #: Prefixes of flat module names removed before 0.2 (e.g. ``ring_dilated_attention_hybrid_*``).
 REMOVED_MODULE_PREFIXES: tuple[str, ...] = (
     f"{T}.ring_dilated_attention_hybrid", f"{T}.ring_dilated_attention_v2", f"{T}.improved_",

@@ -116,7 +116,7 @@ def test_removed_names_say_what_to_use():
     import dilated_attention_pytorch as dap
 
     with pytest.raises(AttributeError, match="ringlib.MultiheadDilatedAttention"):
-        dap.LongNet  # noqa: B018
+        dap.RingDilatedAttentionV2  # noqa: B018
     with pytest.raises(ImportError, match="removed"):
         from dilated_attention_pytorch import RingDilatedAttentionProduction  # noqa: F401
     with pytest.raises(AttributeError):

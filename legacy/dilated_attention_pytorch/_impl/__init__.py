@@ -15,10 +15,25 @@ IMPLEMENTATIONS: dict[str, str] = {
         "RingDilatedAttentionFixedSimple", "RingDilatedAttentionMemoryEfficient", "RingDilatedAttentionHilbertProper",
         "RingDilatedAttentionHilbertGPUOptimized", "RingDilatedAttentionHilbertCore",
         "RingDilatedAttentionHilbertOptimizedCorrect", "RingDilatedAttentionHilbertOptimizedFixedV2")},
-    # q, k, v modules (§8.5, §8.7) and the old base class
+    # q, k, v modules (§8.5, §8.7)
     "RingDilatedAttentionHilbertOptimizedFixed": f"{_P}ring_qkv:RingDilatedAttentionHilbertOptimizedFixed",
     "RingDilatedAttentionHilbertCoreFixed": f"{_P}ring_qkv:RingDilatedAttentionHilbertCoreFixed",
-    "DilatedAttention": f"{_P}ring_qkv:DilatedAttention",
+    # the old base package, models, dynamic attention and core factories (ringlib.registry_models)
+    **{name: f"{_P}base_modules:{name}" for name in (
+        "DilatedAttention", "ImprovedDilatedAttention", "MultiheadDilatedAttention",
+        "ImprovedMultiheadDilatedAttention", "DistributedMultiheadDilatedAttention",
+        "HeadParallelDilatedAttentionOptimized", "HeadParallelMultiheadDilatedAttentionOptimized",
+        "create_improved_dilated_attention", "create_improved_multihead_dilated_attention")},
+    "create_dilated_attention@base": f"{_P}base_modules:create_dilated_attention",
+    "create_multihead_dilated_attention@base": f"{_P}base_modules:create_multihead_dilated_attention",
+    **{name: f"{_P}models:{name}" for name in (
+        "DilatedTransformerEncoderLayer", "DilatedTransformerDecoderLayer", "LongNet", "LongNetLM")},
+    **{name: f"{_P}dynamic:{name}" for name in (
+        "DynamicDilatedAttention", "DynamicMultiheadDilatedAttention", "create_dynamic_dilated_attention")},
+    **{name: f"{_P}model_factory:{name}" for name in (
+        "create_dilated_attention", "create_multihead_dilated_attention", "register_attention",
+        "register_multihead_attention")},
+    "create_block_sparse_attention@core": f"{_P}model_factory:create_block_sparse_attention",
     "RingDistributedDilatedAttention": f"{_P}distributed:RingDistributedDilatedAttention",
     # functional ring attention and LSE helpers (§10.1-10.3)
     **{name: f"{_P}functions:{name}" for name in (

@@ -1,5 +1,5 @@
-"""The old q, k, v -> out classes of the dilated family (CATALOG §8.5, §8.7) and the old
-base ``DilatedAttention``: configured ``ringlib.DilatedAttention`` instances."""
+"""The old q, k, v -> out classes of the dilated family (CATALOG §8.5, §8.7): configured
+``ringlib.DilatedAttention`` instances (the old base ``DilatedAttention`` is in ``base_modules``)."""
 
 from __future__ import annotations
 
@@ -94,22 +94,3 @@ class RingDilatedAttentionHilbertCoreFixed(ringlib.DilatedAttention):
     def forward(self, q: Tensor, k: Tensor, v: Tensor, is_causal: bool = False,
                 return_attention_weights: bool = False):
         return _qkv_forward(self, q, k, v, is_causal, return_attention_weights)
-
-
-class DilatedAttention(ringlib.DilatedAttention):
-    """The old base ``DilatedAttention``: head groups, one per (segment, rate) pair, output
-    divided by the group count (``ringlib.Dilated(..., mixing="head_groups")``)."""
-
-    def __init__(self, segment_lengths, dilation_rates, softmax_scale: Optional[float] = None,
-                 attention_dropout: float = 0.0, op=None, enable_memory_pool: bool = True,
-                 enable_profiling: bool = False, lightweight_pool: bool = True, **kwargs):
-        super().__init__(ringlib.Dilated(segment_lengths, dilation_rates, mixing="head_groups"),
-                         scale=softmax_scale, dropout=attention_dropout)
-        self.segment_lengths, self.dilation_rates = list(segment_lengths), list(dilation_rates)
-        self.softmax_scale, self.op = softmax_scale, op
-
-    def forward(self, query: Tensor, key: Tensor, value: Tensor, is_causal: bool = False,
-                attention_mask: Optional[Tensor] = None) -> Tensor:
-        if attention_mask is not None:
-            raise NotImplementedError("attention_mask is not supported by dilated attention")
-        return ringlib.DilatedAttention.forward(self, query, key, value, is_causal=is_causal)
