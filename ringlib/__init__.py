@@ -26,7 +26,7 @@ _EXPORTS = {
     "shard_sequence": "ringlib.ring",
     "gather_sequence": "ringlib.ring",
 }
-_SUBMODULES = {"compat", "registry", "orderings", "backends", "ring", "parity", "lse"}
+_SUBMODULES = {"compat", "orderings", "backends", "ring", "lse"}
 
 __all__ = ["RinglibDeprecationWarning", "__version__", *_EXPORTS]
 

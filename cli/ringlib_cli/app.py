@@ -64,6 +64,29 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"ringlib {version('ringlib')}")
+        except PackageNotFoundError:  # running from a source tree that is not installed
+            import ringlib
+
+            typer.echo(f"ringlib {ringlib.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the ringlib version and exit."),
+) -> None:
+    """ringlib: canonical dilated, block-sparse and ring attention, and the way off dilated_attention_pytorch 0.2."""
+
+
 app.command("migrate")(migrate.migrate)
 app.command("list")(listing.list_names)
 

@@ -1,6 +1,6 @@
 """``ringlib parity``: prove that the new code computes what the old code computed.
 
-Thin command-line front end of ``ringlib.parity.check``: parses the options, prints the
+Thin command-line front end of ``ringlib_parity.check``: parses the options, prints the
 rich table, writes JSON/JUnit and exits 1 on any failure (2 on bad options).
 """
 
@@ -37,8 +37,8 @@ def main(
     import torch
     from rich.console import Console
 
-    from ringlib import parity
-    from ringlib.parity.runner import DTYPES
+    import ringlib_parity as parity
+    from ringlib_parity.runner import DTYPES
 
     console = Console()
     dtypes = _split([dtype])

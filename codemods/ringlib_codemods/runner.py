@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from ringlib.registry import LegacyName
+from ringlib_legacy.registry import LegacyName
 from ringlib_codemods.context import Item
 from ringlib_codemods.files import (
     discover,
@@ -183,7 +183,7 @@ def run(
     Files are read and pre-filtered here; only the ones that can mention an old name are
     parsed, in ``options.jobs`` worker processes.
     """
-    from ringlib import registry
+    from ringlib_legacy import registry
 
     entries = tuple(registry.LEGACY_NAMES if entries is None else entries)
     index = LegacyIndex.load(entries, options.select, options.ignore)

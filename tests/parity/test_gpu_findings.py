@@ -6,11 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from ringlib import parity
-from ringlib.parity import runner
-from ringlib.parity.matrix import variants
-from ringlib.parity.report import FAIL, PASS, Report
-from ringlib.parity.runner import Evaluation
+import ringlib_parity as parity
+from ringlib_parity import runner
+from ringlib_parity.matrix import variants
+from ringlib_parity.report import FAIL, PASS, Report
+from ringlib_parity.runner import Evaluation
 
 
 @pytest.mark.parametrize("name", ["RingDilatedAttentionMemoryEfficient", "RingDistributedDilatedAttention"])
@@ -96,8 +96,8 @@ def test_cuda_output_is_never_relaxed():
 
 
 def test_fallback_renderer_agrees_with_the_codemod():
-    from ringlib import registry
-    from ringlib.parity import recipe
+    from ringlib_legacy import registry
+    from ringlib_parity import recipe
 
     entry = registry.by_key()["RingDilatedAttentionCorrect"]
     kwargs = {"embed_dim": 64, "num_heads": 4, "segment_lengths": [16, 32], "dilation_rates": [1, 2],

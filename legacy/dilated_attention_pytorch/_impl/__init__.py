@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from ringlib import registry
+from ringlib_legacy import registry
 
 _P = "dilated_attention_pytorch._impl."
 
