@@ -1,4 +1,4 @@
-"""Import paths, laziness and warnings of the shim (issue 5, CATALOG §1 P1, §12, §15)."""
+"""Import paths, laziness and warnings of the shim (issue 5)."""
 
 import importlib
 import json
