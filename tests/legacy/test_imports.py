@@ -108,7 +108,7 @@ def test_import_form_module_import_then_use():
                                   "dilated_attention_pytorch.ring_dilated_attention_hybrid_optimized",
                                   "dilated_attention_pytorch.improved_dilated_attention_v2"])
 def test_removed_flat_modules_point_to_migration(path):
-    with pytest.raises(ModuleNotFoundError, match="MIGRATION.md"):
+    with pytest.raises(ModuleNotFoundError, match="ringlib list --removed"):
         importlib.import_module(path)
 
 
