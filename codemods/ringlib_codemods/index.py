@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from ringlib_legacy import registry
-from ringlib_legacy.registry import LegacyName, Rewrite
+from ringlib_legacy.schema import LegacyName, Rewrite
 
 try:  # registries before the removal records existed have none
-    from ringlib_legacy.registry import Removed
+    from ringlib_legacy.schema import Removed
 except ImportError:  # pragma: no cover
     Removed = object  # type: ignore[misc,assignment]
 

@@ -24,7 +24,7 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-from ringlib_legacy.registry import LegacyName
+from ringlib_legacy.schema import LegacyName
 from ringlib_codemods.index import LegacyIndex
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from ringlib_legacy.registry import LegacyName
+from ringlib_legacy.schema import LegacyName
 from ringlib_codemods.context import Item
 from ringlib_codemods.files import (
     discover,

@@ -4,7 +4,7 @@ The fixtures test the codemod's machinery against it, so they do not change when
 real registry's recipes are tuned; ``test_real_registry.py`` covers the real one.
 """
 
-from ringlib_legacy.registry import Arg, Divergence, LegacyName, Param, Rewrite
+from ringlib_legacy.schema import Arg, Divergence, LegacyName, Param, Rewrite
 
 P = "dilated_attention_pytorch"
 

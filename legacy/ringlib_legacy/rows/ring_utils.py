@@ -3,7 +3,7 @@ the communication helpers."""
 
 from __future__ import annotations
 
-from ringlib_legacy.schema import Arg, Divergence, LegacyName, Param, Rewrite
+from ringlib_legacy.schema import Divergence, LegacyName
 from ringlib_legacy.rows.common import DENSE_FUNCTION, RING_PASS
 
 ROWS: tuple[LegacyName, ...] = (
