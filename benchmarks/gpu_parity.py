@@ -20,7 +20,7 @@ os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 import torch  # noqa: E402
 
-from ringlib import parity  # noqa: E402
+import ringlib_parity as parity  # noqa: E402
 
 DTYPES = ["float32", "bfloat16", "float16"]
 COMMAND = "ringlib parity --device cuda --dtype float32,bfloat16,float16"

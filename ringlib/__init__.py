@@ -28,7 +28,7 @@ _EXPORTS = {
     "kernel_options": "ringlib.dispatch",
     "KernelOptions": "ringlib.dispatch",
 }
-_SUBMODULES = {"compat", "registry", "orderings", "backends", "ring", "parity", "lse", "dispatch"}
+_SUBMODULES = {"compat", "orderings", "backends", "ring", "lse", "dispatch"}
 
 __all__ = ["RinglibDeprecationWarning", "__version__", *_EXPORTS]
 

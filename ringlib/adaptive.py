@@ -3,7 +3,7 @@
 Each block pair (query block ``i``, key block ``j``) is scored from pooled block summaries:
 ``q_bar_i`` / ``k_bar_j`` are the mean of the block's q / k vectors (per head), projected by
 ``q_summary_proj`` / ``k_summary_proj`` and fed, concatenated, to a small per-head MLP (the
-legacy ``ImportanceScorer`` layout, so old ``BlockSparseAdaptive`` checkpoints load). Each
+legacy scorer's parameter layout, so old adaptive checkpoints load). Each
 query block row keeps its top-k key blocks, per sample and head.
 
 **How the scorer learns (straight-through estimator).** Top-k is not differentiable, so every
@@ -16,7 +16,7 @@ value 0: it changes nothing in the forward pass but receives ``dL/dg`` at ``g = 
 whether adding that block would help. Without it, ``top_k=1`` under the row softmax would
 give no gradient at all (a single block's weight cancels in the normalisation).
 
-``select_adaptive`` reproduces the legacy selection (CATALOG §4.5.2) exactly, for the shim.
+``select_adaptive`` reproduces the legacy selection exactly, for the shim.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from ringlib.blocksparse.pairs import from_lists
 
 Tensor = torch.Tensor
 
-__all__ = ["AdaptiveBlockSparseAttention", "ImportanceScorer", "select_adaptive", "legacy_top_k"]
+__all__ = ["AdaptiveBlockSparseAttention", "BlockScorer", "select_adaptive", "legacy_top_k"]
 
 
-class ImportanceScorer(nn.Module):
+class BlockScorer(nn.Module):
     """Scores block pairs from ``concat(q_summary_i, k_summary_j)`` (legacy layout).
 
     Per head (default): ``head_projections[h]`` (``Linear(2D, hidden)``), then
@@ -102,7 +102,7 @@ def legacy_top_k(num_blocks: int, base_sparsity: float) -> int:
 
 def select_adaptive(scores: Tensor, *, base_sparsity: float, hard: bool, temperature: Tensor | float,
                     training: bool) -> Tensor:
-    """The legacy SELECT_ADAPTIVE (CATALOG §4.5.2): ``scores (B, H, nb, nb)`` -> kept pairs,
+    """The legacy SELECT_ADAPTIVE: ``scores (B, H, nb, nb)`` -> kept pairs,
     bool ``[H, nb, nb]`` shared by the batch.
 
     Training adds Gumbel noise drawn from the global RNG, one ``(B, nb, nb)`` draw per head in
@@ -139,7 +139,7 @@ class AdaptiveBlockSparseAttention(nn.Module):
     ``ringlib.BlockSparse``; ``causal`` masks token-level and never selects future blocks.
     ``explore`` evaluates the runner-up block per row in training (gate 0, see the module
     docstring). The parameters and their state_dict keys are the legacy
-    ``BlockSparseAdaptive`` ones (``log_temperature``, ``importance_scorer.*``,
+    old adaptive ones (``log_temperature``, ``importance_scorer.*``,
     ``q_summary_proj.*``, ``k_summary_proj.*``).
     """
 
@@ -169,8 +169,8 @@ class AdaptiveBlockSparseAttention(nn.Module):
         self.learnable_temperature, self.min_temperature = learnable_temperature, min_temperature
         self.explore, self.scale = explore, scale
         # creation order = legacy order (seed-for-seed initialisation)
-        self.importance_scorer = ImportanceScorer(head_dim, hidden_dim, num_layers, num_heads,
-                                                  share_across_heads, **factory)
+        self.importance_scorer = BlockScorer(head_dim, hidden_dim, num_layers, num_heads,
+                                             share_across_heads, **factory)
         log_t = torch.tensor(math.log(temperature), device=device,
                              dtype=dtype if dtype is not None else torch.get_default_dtype())
         if learnable_temperature:

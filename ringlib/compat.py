@@ -1,9 +1,9 @@
 """Compatibility profiles: what the old ``dilated_attention_pytorch`` classes actually computed.
 
 These patterns exist so that old checkpoints and experiments keep their numbers (the shim's
-"preserve" policy); new code should use ``ringlib.Dilated``. Each is defined in the legacy
-catalog (CATALOG.md §3-§4) and expressed here as parts plus a combine rule, so it runs on every
-backend and through the ring like any other pattern.
+"preserve" policy); new code should use ``ringlib.Dilated``. Each is named by its profile in
+MIGRATION.md (REGIONS, FIRST_SEGMENT, STRIDED_KEYS) and expressed here as parts plus a combine
+rule, so it runs on every backend and through the ring like any other pattern.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def _evenly_spaced(regions: list[tuple[Segmentation, int]]) -> list[tuple[tuple[
 
 @dataclass(frozen=True, init=False)
 class Regions(Pattern):
-    """REGIONS (CATALOG §4.1): regions of ``s_j`` tokens laid one after another from 0 (not
+    """REGIONS: regions of ``s_j`` tokens laid one after another from 0 (not
     tiled); inside region ``j`` every residue class modulo ``r_j`` attends to itself; positions
     after the last region output 0. All heads alike. The legacy ordering is ``"snake"``."""
 
@@ -104,7 +104,7 @@ class Regions(Pattern):
 
 @dataclass(frozen=True, init=False)
 class FirstSegment(Pattern):
-    """FIRST_SEGMENT (CATALOG §4.2): per pair one index set ``{0, r, 2r, ...}`` anchored at 0
+    """FIRST_SEGMENT: per pair one index set ``{0, r, 2r, ...}`` anchored at 0
     (pairs with ``s > n`` skipped); dense attention inside each set; the output is the mean
     over the kept pairs (zeros included). ``variant`` "v3" / "sdpa" count the set's size as
     ``min(s, ceil(n / r))`` / ``min(s, n // r)``."""
@@ -158,7 +158,7 @@ class FirstSegment(Pattern):
 
 @dataclass(frozen=True, init=False)
 class StridedKeys(Pattern):
-    """STRIDED_KEYS (CATALOG §4.4): heads split into ``G`` groups of ``max(1, h // G)``
+    """STRIDED_KEYS: heads split into ``G`` groups of ``max(1, h // G)``
     (leftover heads output 0); group ``i`` tiles the sequence with ``min(s_i, n)``; every
     query of a tile attends to the tile rows ``0, r_i, 2 r_i, ...``. The legacy scale is
     ``dim ** -0.5`` (pass ``scale=``) and the legacy ordering ``curve_b``."""
@@ -226,7 +226,7 @@ def _curve_b_raw(n: int) -> tuple[int, ...]:
 
 
 def curve_b(m: int) -> list[int]:
-    """The ordering of the old ``RingDilatedAttentionHilbertOptimizedFixed`` (CATALOG §3.2):
+    """The ordering of the old strided-keys class (MIGRATION.md, profile ``STRIDED_KEYS``):
     its Hilbert-like curve where that is a permutation and ``m > 64``, else the identity
     (the old code applied non-permutations too and corrupted outputs; not reproduced)."""
     raw = _curve_b_raw(m)

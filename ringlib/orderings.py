@@ -51,7 +51,7 @@ def _hilbert_d2xy(side: int, d: int) -> tuple[int, int]:
 
 
 def snake(m: int) -> list[int]:
-    """The legacy package's "Hilbert" ordering (CATALOG §3.1): rows of width ceil(sqrt(m)),
+    """The legacy package's "Hilbert" ordering: rows of width ceil(sqrt(m)),
     odd rows reversed within their extent; identity for ``m <= 64``."""
     if m <= 64:
         return list(range(m))

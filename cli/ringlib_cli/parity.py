@@ -1,6 +1,6 @@
 """``ringlib parity``: prove that the new code computes what the old code computed.
 
-Thin command-line front end of ``ringlib.parity.check``: parses the options, prints the
+Thin command-line front end of ``ringlib_parity.check``: parses the options, prints the
 rich table, writes JSON/JUnit and exits 1 on any failure (2 on bad options). With
 ``--record DIR -- COMMAND`` / ``--compare DIR -- COMMAND`` it checks a user's script instead
 (``ringlib_parity.usercode.command``).
@@ -55,8 +55,8 @@ def main(
                                     semantics=semantics, json_file=json_file, junit_file=junit_file))
     import torch
 
-    from ringlib import parity
-    from ringlib.parity.runner import DTYPES
+    import ringlib_parity as parity
+    from ringlib_parity.runner import DTYPES
 
     console = Console()
     dtypes = _split([dtype])

@@ -5,7 +5,7 @@ Library entry points (the command line in ``ringlib_cli`` is a thin layer over t
 * ``migrate_code(source, index, semantics=..., path=...)``: one module's source.
 * ``run(paths, Options(...))``: files and directories, with a process pool and a report.
 
-Everything about old names comes from ``ringlib.registry`` (see ``LegacyIndex``).
+Everything about old names comes from ``ringlib_legacy.registry`` (see ``LegacyIndex``).
 """
 
 from ringlib_codemods.context import COMMENT_PREFIX, Item

@@ -9,7 +9,7 @@ from typing import Iterable
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
-from ringlib_codemods.index import LegacyName, Rewrite
+from ringlib_legacy.schema import LegacyName, Rewrite
 from ringlib_codemods.index import LegacyIndex
 from ringlib_codemods.resolve import Analysis, Position, Site
 

@@ -1,6 +1,6 @@
 """Lookup tables over the legacy registry: old path -> entry, known old modules, pre-filter.
 
-Everything the codemod knows about old names comes from ``ringlib.registry``; this module
+Everything the codemod knows about old names comes from ``ringlib_legacy.registry``; this module
 only reshapes that data for fast lookups. Nothing here restates an old name or path.
 """
 
@@ -10,11 +10,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from ringlib import registry
-from ringlib.registry import LegacyName, Rewrite
+from ringlib_legacy import registry
+from ringlib_legacy.schema import LegacyName, Rewrite
 
 try:  # registries before the removal records existed have none
-    from ringlib.registry import Removed
+    from ringlib_legacy.schema import Removed
 except ImportError:  # pragma: no cover
     Removed = object  # type: ignore[misc,assignment]
 

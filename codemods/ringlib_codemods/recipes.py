@@ -1,32 +1,22 @@
-"""Interpreting a registry ``Rewrite`` against the user's source expressions.
+"""The codemod's side of the one recipe interpreter (``ringlib_legacy.recipe``): libcst nodes.
 
-``bind`` matches a call's arguments to the old constructor's parameters (positional and
-keyword, exactly as Python would); ``Recipe.build`` writes the canonical call's arguments.
-Anything that cannot be mapped statically raises ``Unsafe`` with the reason the codemod
-puts in its comment.
+``CstExpressions`` tells the interpreter how to read and write libcst expressions; ``bind``
+and ``Recipe.build`` take and return the user's ``cst.Arg`` nodes, keeping their comments
+and separators. What a recipe means is decided in ``ringlib_legacy.recipe`` alone.
 """
 
 from __future__ import annotations
 
 import ast
-import re
-from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import libcst as cst
 
-from ringlib.registry import Arg, LegacyName, Param, Rewrite, _Required
+from ringlib_legacy import recipe as interpreter
+from ringlib_legacy.recipe import Bound, Passed, Unsafe, Written, is_required
+from ringlib_legacy.schema import LegacyName, Rewrite
 
-PATTERN = "<pattern>"
-POSITIONAL = ("positional_or_keyword", "positional_only")
-
-
-class Unsafe(Exception):
-    """The rewrite cannot be proven safe; ``str(self)`` is the reason."""
-
-
-def is_required(param: Param) -> bool:
-    return isinstance(param.default, _Required)
+__all__ = ["Bound", "CstExpressions", "Recipe", "Unsafe", "bind", "is_required", "is_simple", "literal"]
 
 
 def literal(node: cst.BaseExpression) -> tuple[bool, object]:
@@ -34,7 +24,7 @@ def literal(node: cst.BaseExpression) -> tuple[bool, object]:
     if isinstance(node, (cst.Name, cst.Integer, cst.Float, cst.SimpleString, cst.UnaryOperation,
                          cst.List, cst.Tuple, cst.Dict, cst.Set)):
         try:
-            return True, ast.literal_eval(cst.Module([]).code_for_node(node).strip())
+            return True, ast.literal_eval(_code(node).strip())
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             return False, None
     return False, None
@@ -53,243 +43,69 @@ def is_simple(node: cst.BaseExpression) -> bool:
     return False
 
 
-@dataclass
-class Bound:
-    """The result of binding a call's arguments to the old parameters."""
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(node)
 
-    args: dict[str, int] = field(default_factory=dict)  # param -> index into call.args
-    dropped: list[str] = field(default_factory=list)  # notes on ignored arguments
-    default_like: set[str] = field(default_factory=set)  # passed literally equal to the default
+
+def _passed(args: Sequence[cst.Arg]) -> list[Passed[cst.BaseExpression]]:
+    return [Passed(a.value, keyword=a.keyword.value if a.keyword else None, star=a.star or "", origin=a)
+            for a in args]
+
+
+def _to_arg(written: Written[cst.BaseExpression]) -> cst.Arg:
+    """A canonical argument as a node; the user's own node when it is reused (comments stay)."""
+    keyword = cst.Name(written.keyword) if written.keyword else None
+    equal = _EQUAL if keyword else cst.MaybeSentinel.DEFAULT
+    old = written.origin
+    if not isinstance(old, cst.Arg):
+        return cst.Arg(value=written.value, keyword=keyword, equal=equal)
+    node = old.with_changes(keyword=keyword, equal=equal)
+    if keyword is not None and old.keyword is not None:
+        node = node.with_changes(equal=old.equal)
+    return node
+
+
+class CstExpressions:
+    """``ringlib_legacy.recipe.Expressions`` over libcst nodes; ``parse`` knows the module's ringlib alias."""
+
+    def __init__(self, parse: Callable[[str], cst.BaseExpression] = cst.parse_expression) -> None:
+        self.parse = parse
+
+    def code(self, expr: cst.BaseExpression) -> str:
+        return _code(expr)
+
+    def literal(self, expr: cst.BaseExpression) -> tuple[bool, object]:
+        return literal(expr)
+
+    def is_simple(self, expr: cst.BaseExpression) -> bool:
+        return is_simple(expr)
+
+    def is_atom(self, expr: cst.BaseExpression) -> bool:
+        return is_simple(expr) or isinstance(expr, (cst.Call, cst.Subscript))
+
+    def call(self, func: cst.BaseExpression, args: Sequence[Written[cst.BaseExpression]]) -> cst.Call:
+        inner = [_to_arg(a) for a in args]
+        return cst.Call(func=func, args=[_plain_comma(a, last=(i == len(inner) - 1)) for i, a in enumerate(inner)])
+
+    def either(self, test: cst.BaseExpression, yes: cst.BaseExpression, no: cst.BaseExpression) -> cst.IfExp:
+        return cst.IfExp(test=test, body=yes, orelse=no, lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
 
 
 def bind(entry: LegacyName, args: Sequence[cst.Arg], *, partial: bool = False) -> Bound:
-    """Bind ``args`` to ``entry.params`` like Python's call binding; raise ``Unsafe``."""
-    params = list(entry.params)
-    by_name = {p.name: p for p in params}
-    positional = [p for p in params if p.kind in POSITIONAL]
-    var_positional = next((p for p in params if p.kind == "var_positional"), None)
-    var_keyword = next((p for p in params if p.kind == "var_keyword"), None)
-    bound = Bound()
-    next_positional = 0
-    for i, arg in enumerate(args):
-        if arg.star == "*":
-            raise Unsafe(f"{entry.name}(*...): positional unpacking cannot be mapped")
-        if arg.star == "**":
-            raise Unsafe(f"{entry.name}(**...): unknown keyword arguments cannot be mapped")
-        if arg.keyword is None:
-            if next_positional < len(positional):
-                bound.args[positional[next_positional].name] = i
-                next_positional += 1
-                continue
-            if var_positional is not None and var_positional.role == "ignored":
-                bound.dropped.append(f"extra positional argument {i + 1} dropped (ignored)")
-                continue
-            raise Unsafe(f"{entry.name}(...): too many positional arguments")
-        name = arg.keyword.value
-        param = by_name.get(name)
-        if param is None or param.kind in ("var_positional", "var_keyword", "positional_only"):
-            if var_keyword is not None and var_keyword.role == "ignored":
-                bound.dropped.append(f"{name}= dropped (ignored: **{var_keyword.name})")
-                continue
-            if var_keyword is not None:
-                raise Unsafe(f"{entry.name}(...): keyword {name!r} goes to **{var_keyword.name}, "
-                             "which cannot be mapped")
-            raise Unsafe(f"{entry.name}(...): unknown keyword argument {name!r}")
-        if name in bound.args:
-            raise Unsafe(f"{entry.name}(...): multiple values for {name!r}")
-        bound.args[name] = i
-    for param in params:
-        if param.kind in ("var_positional", "var_keyword"):
-            continue
-        index = bound.args.get(param.name)
-        if index is None:
-            if is_required(param) and not partial:
-                raise Unsafe(f"{entry.name}(...): missing argument {param.name!r}")
-            continue
-        ok, value = literal(args[index].value)
-        at_default = ok and not is_required(param) and _same(value, param.default)
-        if at_default:
-            bound.default_like.add(param.name)
-        if param.role == "ignored":
-            del bound.args[param.name]
-            note = f"{param.name}= dropped (ignored by the old class"
-            bound.dropped.append(note + (f": {param.note})" if param.note else ")"))
-        elif param.role == "unsupported" and not at_default:
-            why = f": {param.note}" if param.note else ""
-            raise Unsafe(f"{entry.name}(...): argument {param.name!r} has no canonical "
-                         f"equivalent{why}")
-    return bound
+    """Bind the call's ``args`` to ``entry.params`` (``ringlib_legacy.recipe.bind``); raise ``Unsafe``."""
+    return interpreter.bind(entry, _passed(args), CstExpressions(), partial=partial)
 
 
-def _same(a: object, b: object) -> bool:
-    return type(a) is type(b) and a == b or (a is None and b is None)
-
-
-def _parens(code: str, node: cst.BaseExpression) -> str:
-    return code if is_simple(node) or isinstance(node, (cst.Call, cst.Subscript)) else f"({code})"
-
-
-class Recipe:
-    """A ``Rewrite`` bound to one call site; ``build`` writes the canonical arguments."""
+class Recipe(interpreter.Recipe[cst.BaseExpression]):
+    """A ``Rewrite`` bound to one call site; ``build`` writes the canonical arguments as nodes."""
 
     def __init__(self, entry: LegacyName, rewrite: Rewrite, bound: Bound,
                  expr: Callable[[str], cst.BaseExpression]) -> None:
-        self.entry = entry
-        self.rewrite = rewrite
-        self.bound = bound
-        self._parse = expr  # parses recipe source, with the user's alias for ringlib
-        self.sources: set[str] = set()  # every recipe expression written (imports follow)
-        self.params = {p.name: p for p in entry.params}
-        self._check_double_use()
-
-    def expr(self, source: str) -> cst.BaseExpression:
-        self.sources.add(source)
-        return self._parse(source)
-
-    def _sources(self, spec: Arg) -> list[str]:
-        names = [spec.source] if spec.source else []
-        if spec.template:
-            names += re.findall(r"{(\w+)}", spec.template)
-        return names
-
-    def _check_double_use(self) -> None:
-        """A non-trivial argument written twice would be evaluated twice."""
-        specs = list(self.rewrite.args) + list(self.rewrite.pattern_args)
-        counts: dict[str, int] = {}
-        for spec in specs:
-            for name in set(self._sources(spec)):
-                counts[name] = counts.get(name, 0) + 1
-        self._multi = {n for n, c in counts.items() if c > 1}
-
-    def unused(self) -> list[str]:
-        """Notes for mapped arguments the canonical call does not need."""
-        used = {n for spec in (*self.rewrite.args, *self.rewrite.pattern_args)
-                for n in self._sources(spec)}
-        notes = []
-        for name in self.bound.args:
-            if name not in used and self.params[name].role == "map":
-                note = self.params[name].note
-                notes.append(f"{name}= dropped (not needed by {self.rewrite.target}"
-                             + (f"; {note})" if note else ")"))
-        return notes
-
-    def target(self) -> cst.BaseExpression:
-        return self.expr(self.rewrite.target)
+        super().__init__(entry, rewrite, bound, CstExpressions(expr))
 
     def build(self, args: Sequence[cst.Arg]) -> list[cst.Arg]:
         """The canonical call's arguments, reusing the user's argument nodes in ``args``."""
-        out = self._args(self.rewrite.args, args, top=True)
-        return _with_commas(out, args)
-
-    def _args(self, specs: Sequence[Arg], args: Sequence[cst.Arg], top: bool) -> list[cst.Arg]:
-        out: list[cst.Arg] = []
-        for spec in specs:
-            value = self._value(spec, args)
-            if value is None:
-                continue
-            keyword = cst.Name(spec.keyword) if spec.keyword else None
-            source_index = self.bound.args.get(spec.source) if spec.source else None
-            reuse = (
-                source_index is not None
-                and not spec.template
-                and not spec.choose
-                and value is args[source_index].value
-            )
-            if reuse:
-                old = args[source_index]
-                node = old.with_changes(
-                    keyword=keyword,
-                    equal=_EQUAL if keyword else cst.MaybeSentinel.DEFAULT,
-                )
-                if keyword is not None and old.keyword is not None:
-                    node = node.with_changes(equal=old.equal)
-            else:
-                node = cst.Arg(value=value, keyword=keyword, equal=_EQUAL if keyword else
-                               cst.MaybeSentinel.DEFAULT)
-            out.append(node)
-        seen_keyword = False
-        for node in out:
-            if node.keyword is not None:
-                seen_keyword = True
-            elif seen_keyword:
-                raise Unsafe(f"registry recipe for {self.entry.name} puts a positional "
-                             "argument after a keyword argument")
-        return out
-
-    def _value(self, spec: Arg, args: Sequence[cst.Arg]) -> cst.BaseExpression | None:
-        if spec.value == PATTERN:
-            pattern = self.rewrite.pattern
-            if not pattern:
-                raise Unsafe(f"registry recipe for {self.entry.name} has no pattern")
-            inner = self._args(self.rewrite.pattern_args, args, top=False)
-            inner = [_plain_comma(a, last=(i == len(inner) - 1)) for i, a in enumerate(inner)]
-            return cst.Call(func=self.expr(pattern), args=inner)
-        if spec.value is not None:
-            return self.expr(spec.value)
-        source = spec.source
-        passed = source is not None and source in self.bound.args
-        if source is not None and source not in self.params:
-            raise Unsafe(f"registry recipe for {self.entry.name} names unknown parameter {source!r}")
-        if source is not None and not passed and spec.omit_if_default:
-            return None
-        if spec.template is not None:
-            return self.expr(self._template(spec.template, args))
-        assert source is not None, "an Arg needs source, value, template or choose"
-        if passed:
-            if source in self._multi and not is_simple(args[self.bound.args[source]].value):
-                raise Unsafe(f"{self.entry.name}(...): argument {source!r} would be evaluated "
-                             "twice; bind it to a name first")
-        if spec.choose:
-            return self._choose(spec, args)
-        if passed:
-            return args[self.bound.args[source]].value
-        default = self.params[source].default
-        if isinstance(default, _Required):
-            raise Unsafe(f"{self.entry.name}(...): missing argument {source!r}")
-        return self.expr(repr(default))
-
-    def _template(self, template: str, args: Sequence[cst.Arg]) -> str:
-        def fill(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name in self.bound.args:
-                node = args[self.bound.args[name]].value
-                if name in self._multi and not is_simple(node):
-                    raise Unsafe(f"{self.entry.name}(...): argument {name!r} would be "
-                                 "evaluated twice; bind it to a name first")
-                return _parens(cst.Module([]).code_for_node(node), node)
-            param = self.params.get(name)
-            if param is None or isinstance(param.default, _Required) or param.default is None:
-                # a None default means the old class derived the value: not static
-                raise Unsafe(f"{self.entry.name}(...): pass {name}= explicitly to migrate this "
-                             "call (its old default is computed at run time)")
-            return repr(param.default)
-
-        return re.sub(r"{(\w+)}", fill, template)
-
-    def _choose(self, spec: Arg, args: Sequence[cst.Arg]) -> cst.BaseExpression:
-        table = dict(spec.choose)
-        source = spec.source
-        assert source is not None
-        if source in self.bound.args:
-            node = args[self.bound.args[source]].value
-            ok, value = literal(node)
-            if not ok:
-                if set(table) == {"True", "False"}:
-                    return cst.IfExp(
-                        test=node,
-                        body=self.expr(table["True"]),
-                        orelse=self.expr(table["False"]),
-                        lpar=[cst.LeftParen()],
-                        rpar=[cst.RightParen()],
-                    )
-                raise Unsafe(f"{self.entry.name}(...): argument {source!r} must be a literal "
-                             "to be mapped")
-            key = repr(value)
-        else:
-            key = repr(self.params[source].default)
-        if key not in table:
-            raise Unsafe(f"{self.entry.name}(...): {source}={key} has no canonical equivalent")
-        return self.expr(table[key])
+        return _with_commas([_to_arg(w) for w in self.arguments(_passed(args))], args)
 
 
 _EQUAL = cst.AssignEqual(

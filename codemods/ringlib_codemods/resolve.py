@@ -23,7 +23,7 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-from ringlib_codemods.index import LegacyName
+from ringlib_legacy.schema import LegacyName
 from ringlib_codemods.index import LegacyIndex
 from ringlib_codemods.positions import start_positions
 

@@ -1,4 +1,4 @@
-"""Lazy module tree and deprecation warnings, generated from ``ringlib.registry``.
+"""Lazy module tree and deprecation warnings, generated from ``ringlib_legacy.registry``.
 
 The old package had some sixty module paths (nested and flat). Rather than one file per
 path, a meta-path finder creates each module on import from the registry; the module's
@@ -18,10 +18,10 @@ import sys
 import types
 import warnings
 
-from ringlib import registry
+from ringlib_legacy import registry
 from ringlib.deprecation import RinglibDeprecationWarning
 
-ROOT = registry.T
+ROOT = registry.ROOT
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _MODULES = frozenset(registry.module_paths())
 _PACKAGES = frozenset(m.rpartition(".")[0] for m in _MODULES if "." in m)

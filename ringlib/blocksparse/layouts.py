@@ -6,8 +6,8 @@ A layout materialises as an integer tensor ``[nb, nb]`` (shared by all heads) or
 (the legacy BLOCK_SUM multiset: a pair listed twice is summed twice); the row softmax treats
 any count > 0 as "active".
 
-The named generators reproduce the old ``SparsePatternConfig`` patterns (CATALOG §4.5.1) and
-the HIERARCHICAL mask of the old distributed class (CATALOG §5.4) exactly. They are frozen
+The named generators reproduce the old pattern-config patterns and
+the HIERARCHICAL mask of the old distributed class exactly. They are frozen
 dataclasses, so a pattern built from them is hashable by value. Parameters measured in
 tokens (``window_size``) need the block size; leave ``block_size=None`` and ``BlockSparse``
 fills in its own.
@@ -212,7 +212,7 @@ class GlobalLocal(LayoutGenerator):
 
 
 # ---------------------------------------------------------------------------------------------
-# HIERARCHICAL (CATALOG §5.4): three random levels drawn from one generator in a fixed order.
+# HIERARCHICAL: three random levels drawn from one generator in a fixed order.
 # The draw order is the definition, so the loops below mirror it (run once per (nb, heads)).
 
 
@@ -221,7 +221,7 @@ def hierarchical_levels(num_blocks: int, heads: int, block_size: int, local_spar
                         generator: torch.Generator | None = None) -> dict[str, Tensor]:
     """The LOCAL, GLOBAL and INTER masks (bool ``[heads, nb, nb]``, CPU) of the legacy
     hierarchical pattern, drawn in the legacy order from ``generator`` (None: the global
-    torch RNG, as the old ``HierarchicalSparsePatternGenerator`` did)."""
+    torch RNG, as the old hierarchical pattern generator did)."""
     nb = num_blocks
     local = torch.zeros(heads, nb, nb, dtype=torch.bool)
     lw = min(512, nb // 4) // block_size  # legacy formula (mixes tokens and blocks)
@@ -300,7 +300,7 @@ def global_local(global_blocks: int = 1, window_size: int = 256,
 
 def hierarchical(seed: int, local_sparsity: float = 0.4, global_sparsity: float = 0.1,
                  inter_node_sparsity: float = 0.05, block_size: int | None = None) -> Hierarchical:
-    """The legacy hierarchical mask (CATALOG §5.4) from a private generator seeded ``seed``."""
+    """The legacy hierarchical mask from a private generator seeded ``seed``."""
     return Hierarchical(seed, local_sparsity, global_sparsity, inter_node_sparsity, block_size)
 
 

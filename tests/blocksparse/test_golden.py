@@ -1,4 +1,4 @@
-"""BLOCK_SUM (per_block_sum) reproduces the legacy golden files (CATALOG §4.5, golden/README.md)."""
+"""BLOCK_SUM (per_block_sum) reproduces the legacy golden files (golden/README.md)."""
 
 from pathlib import Path
 

@@ -6,7 +6,7 @@ import torch
 import ringlib
 from ringlib.blocksparse import dilated, global_local, hierarchical, hierarchical_levels, local_window
 
-# CATALOG §4.5.1, seq 1024 / bs 128, window 256, 1 global block, rates [1, 2, 4]
+# the old SparsePatternConfig patterns at seq 1024 / bs 128, window 256, 1 global block, rates [1, 2, 4]
 LOCAL_8 = """
 ##......
 ###.....
@@ -135,7 +135,7 @@ def test_generator_validation():
 
 
 def _literal_hierarchical(nb, heads, bs, ls, gs, inter, gen):
-    """CATALOG §5.4 written out draw by draw."""
+    """The legacy hierarchical mask written out draw by draw."""
     local = torch.zeros(heads, nb, nb, dtype=torch.bool)
     lw = min(512, nb // 4) // bs
     for h in range(heads):

@@ -11,7 +11,7 @@ from fake_registry import ENTRIES  # noqa: E402
 @pytest.fixture(autouse=True)
 def fake_registry(monkeypatch):
     """CLI tests run against the small fixed registry of tests/codemods."""
-    from ringlib import registry
+    from ringlib_legacy import registry
 
     monkeypatch.setattr(registry, "LEGACY_NAMES", ENTRIES)
     return ENTRIES

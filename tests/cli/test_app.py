@@ -21,6 +21,30 @@ def test_list_table_and_json(fake_registry) -> None:
     assert rows[0]["replacement"] == fake_registry[0].replacement
 
 
+def test_list_name_prints_the_whole_entry(fake_registry) -> None:
+    """A pip user has no MIGRATION.md: ``ringlib list NAME`` prints the entry the warning points to."""
+    entry = next(e for e in fake_registry if e.divergences and e.params and e.rewrites)
+    result = runner.invoke(app, ["list", entry.paths[0]])
+    assert result.exit_code == 0, result.output
+    for text in (entry.replacement, entry.numerics, entry.profile, *(p.name for p in entry.params),
+                 *(d.measured for d in entry.divergences), *(f"--semantics {m}" for m in entry.rewrites)):
+        assert text in result.output
+    assert entry.rewrites["preserve"].target + "(" in result.output  # the argument map, as a call
+    assert f"ringlib list {entry.key}" in entry.message
+
+
+def test_list_unknown_name_fails(fake_registry) -> None:
+    result = runner.invoke(app, ["list", "NoSuchAttention"])
+    assert result.exit_code == 1
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"ringlib {version('ringlib')}"
+
+
 def test_lazy_subcommand_is_one_line(monkeypatch) -> None:
     module = types.ModuleType("ringlib_cli_fake_parity")
 

@@ -4,7 +4,7 @@ The fixtures test the codemod's machinery against it, so they do not change when
 real registry's recipes are tuned; ``test_real_registry.py`` covers the real one.
 """
 
-from ringlib.registry import Arg, Divergence, LegacyName, Param, Rewrite
+from ringlib_legacy.schema import Arg, Divergence, LegacyName, Param, Rewrite
 
 P = "dilated_attention_pytorch"
 
@@ -46,7 +46,7 @@ CORRECT = LegacyName(
     key="RingDilatedAttentionCorrect",
     kind="class",
     family="ring/base",
-    section="7.1",
+    
     paths=(
         f"{P}.ring.RingDilatedAttentionCorrect",
         f"{P}.ring.base.RingDilatedAttentionCorrect",
@@ -69,7 +69,7 @@ WRAPPER = LegacyName(
     key="RingAttentionWrapper",
     kind="class",
     family="ring/base",
-    section="7.2",
+    
     paths=(
         f"{P}.ring.RingAttentionWrapper",
         f"{P}.ring.base.RingAttentionWrapper",
@@ -89,7 +89,7 @@ STRIDED = LegacyName(
     key="RingDilatedAttentionHilbertOptimizedFixed",
     kind="class",
     family="ring/hilbert",
-    section="8.5",
+    
     paths=(
         f"{P}.ring.RingDilatedAttentionHilbertOptimizedFixed",
         f"{P}.ring.hilbert.RingDilatedAttentionHilbertOptimizedFixed",
@@ -129,7 +129,7 @@ DISTRIBUTED = LegacyName(
     key="RingDistributedDilatedAttention",
     kind="class",
     family="ring/distributed",
-    section="9.1",
+    
     paths=(
         f"{P}.ring.RingDistributedDilatedAttention",
         f"{P}.ring.distributed.RingDistributedDilatedAttention",
@@ -149,7 +149,7 @@ GPU = LegacyName(
     key="RingDilatedAttentionHilbertGPUOptimized",
     kind="class",
     family="ring/hilbert",
-    section="8.2",
+    
     paths=(
         f"{P}.RingDilatedAttentionHilbertGPUOptimized",
         f"{P}.ring.RingDilatedAttentionHilbertGPUOptimized",
@@ -167,7 +167,7 @@ RING_ATTENTION = LegacyName(
     key="ring_attention",
     kind="function",
     family="ring/utils",
-    section="10.1",
+    
     paths=(
         f"{P}.ring.utils.ring_attention",
         f"{P}.ring.utils.ring_attention_autograd.ring_attention",
@@ -183,7 +183,7 @@ UTILS = LegacyName(
     key="ring_attention_utils",
     kind="module",
     family="ring/utils",
-    section="10.4",
+    
     paths=(f"{P}.ring.utils.ring_attention_utils", f"{P}.ring_attention_utils"),
     numerics="preserve",
     profile="helpers",
@@ -195,7 +195,7 @@ CONFIG = LegacyName(
     key="SparsePatternConfig",
     kind="dataclass",
     family="sparse",
-    section="11.1",
+    
     paths=(f"{P}.SparsePatternConfig", f"{P}.sparse.SparsePatternConfig",
            f"{P}.sparse.block_sparse_ring_dilated_attention.SparsePatternConfig"),
     numerics="preserve",

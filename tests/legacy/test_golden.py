@@ -1,4 +1,4 @@
-"""Every golden file of the old code reproduces through the shim (CATALOG §13)."""
+"""Every golden file of the old code reproduces through the shim."""
 
 import warnings
 

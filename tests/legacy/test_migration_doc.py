@@ -2,14 +2,14 @@
 
 from pathlib import Path
 
-from ringlib import migration_doc, registry
+from ringlib_legacy import migration_doc, registry
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_migration_md_is_current():
     committed = (ROOT / "MIGRATION.md").read_text(encoding="utf-8")
-    assert committed == migration_doc.render(), "MIGRATION.md is stale: python -m ringlib.migration_doc > MIGRATION.md"
+    assert committed == migration_doc.render(), "MIGRATION.md is stale: python -m ringlib_legacy.migration_doc > MIGRATION.md"
 
 
 def test_every_counted_name_and_measured_divergence_is_documented():

@@ -3,7 +3,7 @@ run the full matrix)."""
 
 import pytest
 
-from ringlib.parity import Matrix, Shape
+from ringlib_parity import Matrix, Shape
 
 SMALL = Matrix(shapes=(Shape(2, 128, 4, 16),), segment_sets=(((96, 64), (2, 1)),), block_size=32,
                block_layouts=("local_window",), orderings=(None, "snake"))

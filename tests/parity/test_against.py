@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 
 
-from ringlib import parity
+import ringlib_parity as parity
 
 STANDIN = Path(__file__).parent / "standin_legacy"
 NAMES = ["RingDilatedAttentionFixedSimple", "RingDilatedAttentionMemoryEfficient", "RingDilatedAttentionCorrect",

@@ -6,11 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from ringlib import parity
-from ringlib.parity import runner
-from ringlib.parity.matrix import variants
-from ringlib.parity.report import FAIL, PASS, Report
-from ringlib.parity.runner import Evaluation
+import ringlib_parity as parity
+from ringlib_parity import runner
+from ringlib_parity.matrix import variants
+from ringlib_parity.report import FAIL, PASS, Report
+from ringlib_parity.runner import Evaluation
 
 
 @pytest.mark.parametrize("name", ["RingDilatedAttentionMemoryEfficient", "RingDistributedDilatedAttention"])
@@ -95,14 +95,19 @@ def test_cuda_output_is_never_relaxed():
     assert got["output"].status == FAIL and "forward is not reproducible" in got["output"].message
 
 
-def test_fallback_renderer_agrees_with_the_codemod():
-    from ringlib import registry
-    from ringlib.parity import recipe
+def test_parity_builds_what_ringlib_migrate_writes():
+    """Check 1 evaluates the rewrite as ``ringlib migrate`` writes it into a user's file."""
+    from ringlib_codemods import LegacyIndex, migrate_code
+    from ringlib_legacy import registry
+    from ringlib_parity import recipe
 
     entry = registry.by_key()["RingDilatedAttentionCorrect"]
     kwargs = {"embed_dim": 64, "num_heads": 4, "segment_lengths": [16, 32], "dilation_rates": [1, 2],
               "use_hilbert": False, "dropout": 0.1}
-    sources, _, defaulted = recipe.bind(entry, kwargs)
-    call = f"{entry.name}({', '.join(f'{k}={sources[k]}' for k in kwargs)})"
-    assert recipe.render(entry, "preserve", sources, defaulted) == \
-        recipe.render_with_codemod(entry, entry.rewrites["preserve"], call)
+    source, _ = recipe.render(entry, "preserve", kwargs)
+    call = f"{entry.name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+    user = f"from dilated_attention_pytorch.ring import {entry.name}\n\nx = {call}\n"
+    migrated = migrate_code(user, LegacyIndex.load(), semantics="preserve", path="/p/m.py")
+    assert migrated.error is None and migrated.changed
+    assert migrated.code.split("x = ", 1)[1].strip() == source
+    assert "ordering=None" in source and "dropout=0.1" in source

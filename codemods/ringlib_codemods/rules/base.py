@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import libcst as cst
 
-from ringlib.registry import Rewrite
+from ringlib_legacy.schema import Rewrite
 from ringlib_codemods.context import Context
 from ringlib_codemods.resolve import Position, Site
 

@@ -6,7 +6,7 @@ import dataclasses
 
 import libcst as cst
 
-from ringlib.registry import Arg
+from ringlib_legacy.schema import Arg
 from ringlib_codemods.recipes import Recipe, Unsafe, bind, is_required
 from ringlib_codemods.resolve import Position, Site
 from ringlib_codemods.rules.base import Rule

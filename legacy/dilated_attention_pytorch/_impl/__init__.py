@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import importlib
 
-from ringlib import registry
+from ringlib_legacy import registry
 
 _P = "dilated_attention_pytorch._impl."
 
 IMPLEMENTATIONS: dict[str, str] = {
-    # x -> x modules with a fused projection (CATALOG §7, §8.1-8.4, §8.6)
+    # x -> x modules with a fused projection
     **{name: f"{_P}ring_x:{name}" for name in (
         "RingDilatedAttentionCorrect", "RingAttentionWrapper", "RingDilatedAttentionV3", "RingDilatedAttentionSDPA",
         "RingDilatedAttentionFixedSimple", "RingDilatedAttentionMemoryEfficient", "RingDilatedAttentionHilbertProper",
         "RingDilatedAttentionHilbertGPUOptimized", "RingDilatedAttentionHilbertCore",
         "RingDilatedAttentionHilbertOptimizedCorrect", "RingDilatedAttentionHilbertOptimizedFixedV2")},
-    # q, k, v modules (§8.5, §8.7)
+    # q, k, v modules
     "RingDilatedAttentionHilbertOptimizedFixed": f"{_P}ring_qkv:RingDilatedAttentionHilbertOptimizedFixed",
     "RingDilatedAttentionHilbertCoreFixed": f"{_P}ring_qkv:RingDilatedAttentionHilbertCoreFixed",
-    # the old base package, models, dynamic attention and core factories (ringlib.registry_models)
+    # the old base package, models, dynamic attention and core factories (ringlib_legacy.rows.models)
     **{name: f"{_P}base_modules:{name}" for name in (
         "DilatedAttention", "ImprovedDilatedAttention", "MultiheadDilatedAttention",
         "ImprovedMultiheadDilatedAttention", "DistributedMultiheadDilatedAttention",
@@ -35,12 +35,12 @@ IMPLEMENTATIONS: dict[str, str] = {
         "register_multihead_attention")},
     "create_block_sparse_attention@core": f"{_P}model_factory:create_block_sparse_attention",
     "RingDistributedDilatedAttention": f"{_P}distributed:RingDistributedDilatedAttention",
-    # functional ring attention and LSE helpers (§10.1-10.3)
+    # functional ring attention and LSE helpers
     **{name: f"{_P}functions:{name}" for name in (
         "RingAttentionFunction", "ring_attention", "MemoryEfficientRingAttentionFunction",
         "memory_efficient_ring_attention", "StableRingAccumulator", "StableAttentionAccumulator", "update_lse",
         "compute_lse", "compute_lse_triton", "compute_attention_with_lse", "ring_pass_lse")},
-    # communication helpers (§7, §10.1.1, §10.4-10.6)
+    # communication helpers
     **{name: f"{_P}comm:{name}" for name in (
         "ring_pass_kv", "ring_pass_gradients", "ring_pass_kv_safe", "ring_pass_forward", "exists",
         "create_causal_mask", "all_ring_pass", "split_by_rank", "safe_ring_pass", "safe_ring_pass_kv",
@@ -49,11 +49,11 @@ IMPLEMENTATIONS: dict[str, str] = {
     "ring_pass_kv_safe@sdpa": f"{_P}comm:ring_pass_kv_safe_sdpa",
     "safe_ring_pass@fixed_simple": f"{_P}comm:safe_ring_pass_kv_pair",
     "all_ring_pass@fixed": f"{_P}comm:all_ring_pass_safe",
-    # configs (§11.1, §11.6, §11.7)
+    # configs
     **{name: f"{_P}configs:{name}" for name in (
         "SparsePatternConfig", "AdaptiveConfig", "DistributedSparseConfig", "DistributedSparsePattern",
         "HAS_DEEPSPEED", "HAS_APEX")},
-    # block-sparse family (§11)
+    # block-sparse family
     **{name: f"{_P}block_sparse:{name}" for name in (
         "BlockSparseRingDilatedAttention", "BlockSparseRingDilatedAttentionFixed",
         "BlockSparseRingDilatedAttentionHilbertPostPattern", "BlockSparseRingMultiheadDilatedAttention",

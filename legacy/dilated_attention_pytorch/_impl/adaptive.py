@@ -1,4 +1,4 @@
-"""The old content-adaptive block-sparse classes (CATALOG §11.6): the legacy selector
+"""The old content-adaptive block-sparse classes: the legacy selector
 (``ringlib.adaptive.select_adaptive``) chooses a per-head layout, attended with BLOCK_SUM.
 The parameters live in ``ringlib.AdaptiveBlockSparseAttention`` (same state_dict keys)."""
 
@@ -10,7 +10,8 @@ from typing import List, Optional
 import torch
 
 import ringlib
-from ringlib.adaptive import AdaptiveBlockSparseAttention, ImportanceScorer, select_adaptive
+from ringlib.adaptive import AdaptiveBlockSparseAttention, select_adaptive
+from ringlib.adaptive import BlockScorer as ImportanceScorer  # the old name of the same scorer
 
 from .block_sparse import BlockSparseRingDilatedAttention
 from .common import warn_ignored
@@ -23,7 +24,7 @@ __all__ = ["BlockSparseAdaptive", "LazyBlockSparseAdaptive", "ImportanceScorer",
 
 
 class BlockSparseAdaptive(BlockSparseRingDilatedAttention, AdaptiveBlockSparseAttention):
-    """BLOCK_SUM per head over the pairs SELECT_ADAPTIVE keeps (CATALOG §4.5.2)."""
+    """BLOCK_SUM per head over the pairs SELECT_ADAPTIVE keeps."""
 
     def __init__(self, segment_lengths: List[int], dilation_rates: List[int], num_heads: int, head_dim: int,
                  adaptive_config: Optional[AdaptiveConfig] = None, **kwargs):
@@ -144,7 +145,7 @@ LazyBlockSparseAdaptive.__name__ = LazyBlockSparseAdaptive.__qualname__ = "Block
 
 
 class AdaptiveSparsityTrainer:
-    """Anneals the temperature of a ``BlockSparseAdaptive`` (CATALOG §11.6)."""
+    """Anneals the temperature of a ``BlockSparseAdaptive``."""
 
     def __init__(self, model: BlockSparseAdaptive, initial_temperature: float = 1.0, final_temperature: float = 0.1,
                  annealing_steps: int = 10000):

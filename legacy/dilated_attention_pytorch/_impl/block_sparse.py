@@ -1,4 +1,4 @@
-"""The old block-sparse classes (CATALOG §11.2-11.5): BLOCK_SUM, i.e.
+"""The old block-sparse classes: BLOCK_SUM, i.e.
 ``ringlib.BlockSparse(layout, normalization="per_block_sum")`` with the layout of the old
 ``SparsePatternConfig``. Causal masking is token-correct (the old diag-only rule leaked)."""
 
@@ -28,7 +28,7 @@ def _check_lists(segment_lengths, dilation_rates) -> None:
 
 
 def layout_of(config: SparsePatternConfig):
-    """The ringlib layout generator of an old ``SparsePatternConfig`` (CATALOG §4.5.1)."""
+    """The ringlib layout generator of an old ``SparsePatternConfig``."""
     bs = config.block_size
     if config.pattern_type == "local_window":
         return local_window(config.window_size, bs)
@@ -53,7 +53,7 @@ _KNOWN_KWARGS = {"sparsity_config", "sparsity_ratio", "dropout", "ring_size", "u
 
 
 class BlockSparseRingDilatedAttention(ringlib.DilatedAttention):
-    """BLOCK_SUM with the pattern of ``sparse_config`` (CATALOG §11.2); no parameters."""
+    """BLOCK_SUM with the pattern of ``sparse_config``; no parameters."""
 
     _partial_tail = "error"
 
@@ -87,7 +87,7 @@ class BlockSparseRingDilatedAttention(ringlib.DilatedAttention):
                                use_checkpointing=kwargs.get("use_gradient_checkpointing", True),
                                use_memory_pool=kwargs.get("enable_memory_pool", True))
         self.segment_lengths, self.dilation_rates = segment_lengths, dilation_rates
-        self.dropout = nn.Dropout(p) if p > 0 else None  # never applied (CATALOG §11.2)
+        self.dropout = nn.Dropout(p) if p > 0 else None  # never applied
         self.sparse_config = sparse_config
         self.block_size = sparse_config.block_size
         self.enable_batched_ops, self.pattern_cache_size = enable_batched_ops, pattern_cache_size
@@ -125,7 +125,7 @@ class BlockSparseRingDilatedAttention(ringlib.DilatedAttention):
 
 
 class BlockSparseRingDilatedAttentionFixed(nn.Module):
-    """Always local_window / block 64 / window 256 (CATALOG §11.3), whatever is passed."""
+    """Always local_window / block 64 / window 256, whatever is passed."""
 
     def __init__(self, config=None, dim: Optional[int] = None, heads: Optional[int] = None,
                  segment_lengths: Optional[List[int]] = None, dilation_rates: Optional[List[int]] = None,
@@ -158,7 +158,7 @@ class BlockSparseRingDilatedAttentionFixed(nn.Module):
 
 
 class BlockSparseRingDilatedAttentionHilbertPostPattern(BlockSparseRingDilatedAttention):
-    """As the base (CATALOG §11.4): the pair processing order never changed results; a
+    """As the base: the pair processing order never changed results; a
     length that is not a multiple of the block size leaves the tail at zero."""
 
     _partial_tail = "zero"
@@ -182,7 +182,7 @@ class BlockSparseRingDilatedAttentionHilbertPostPattern(BlockSparseRingDilatedAt
 
 
 class PostPatternHilbertOptimizer:
-    """Reorders block pairs for processing (CATALOG §11.4); results never depend on it."""
+    """Reorders block pairs for processing; results never depend on it."""
 
     def __init__(self, cache_orderings: bool = True):
         self.cache_orderings = cache_orderings
@@ -229,7 +229,7 @@ def create_post_pattern_hilbert_attention(segment_lengths, dilation_rates, spars
 
 
 class BlockSparseRingMultiheadDilatedAttention(nn.Module):
-    """Separate q/k/v/out projections around BLOCK_SUM (CATALOG §11.5, conventions §4.5.3)."""
+    """Separate q/k/v/out projections around BLOCK_SUM."""
 
     def __init__(self, embed_dim: int, num_heads: int, segment_lengths: list, dilation_rates: list,
                  dropout: float = 0.0, bias: bool = True, sparse_config: Optional[SparsePatternConfig] = None,

@@ -1,4 +1,4 @@
-"""The old point-to-point ring helpers (CATALOG §7, §10.1.1, §10.4-10.6), kept as they
+"""The old point-to-point ring helpers, kept as they
 worked, with contiguous buffers. New code does not need them: ``ringlib.attention(...,
 group=...)`` moves keys and values around the ring itself."""
 
@@ -166,7 +166,7 @@ def get_memory_info(device: torch.device) -> dict:
 
 
 class RingCommunicator:
-    """Ring neighbours and step-tagged passes (CATALOG §10.5)."""
+    """Ring neighbours and step-tagged passes."""
 
     def __init__(self, rank: Optional[int] = None, world_size: Optional[int] = None):
         dist_on = _distributed()

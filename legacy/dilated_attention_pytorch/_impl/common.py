@@ -20,7 +20,7 @@ def resolve_device(device) -> torch.device:
 
 
 def optimal_a(device: torch.device) -> torch.dtype:
-    """CATALOG §2.3 OPTIMAL_A: bf16 on Ampere/Hopper, fp16 on Volta/Turing, fp32 otherwise."""
+    """The old OPTIMAL_A dtype default: bf16 on Ampere/Hopper, fp16 on Volta/Turing, fp32 otherwise."""
     if device.type != "cuda":
         return torch.float32
     major, _ = torch.cuda.get_device_capability(device)
@@ -32,7 +32,7 @@ def optimal_a(device: torch.device) -> torch.dtype:
 
 
 def optimal_b(device: torch.device) -> torch.dtype:
-    """CATALOG §2.3 OPTIMAL_B: fp16 on every GPU from sm70, fp32 otherwise."""
+    """The old OPTIMAL_B dtype default: fp16 on every GPU from sm70, fp32 otherwise."""
     if device.type != "cuda":
         return torch.float32
     major, _ = torch.cuda.get_device_capability(device)
@@ -40,7 +40,7 @@ def optimal_b(device: torch.device) -> torch.dtype:
 
 
 def world() -> tuple[int, int]:
-    """``(world_size, rank)``, read once at construction (CATALOG §2.4)."""
+    """``(world_size, rank)``, read once at construction."""
     if dist.is_available() and dist.is_initialized():
         return dist.get_world_size(), dist.get_rank()
     return 1, 0
@@ -68,7 +68,7 @@ def warn_ignored(what: str) -> None:
 
 
 class SnakeIndices:
-    """The old ``HilbertAttentionMixin`` helpers: the SNAKE ordering (CATALOG §3.1, §7)."""
+    """The old ``HilbertAttentionMixin`` helpers: the SNAKE ordering."""
 
     def get_hilbert_indices(self, seq_len: int, device=None) -> torch.Tensor:
         return torch.tensor(snake(seq_len), dtype=torch.int32, device=device)

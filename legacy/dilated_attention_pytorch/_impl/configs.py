@@ -1,4 +1,4 @@
-"""The old configuration dataclasses (CATALOG §11.1, §11.6, §11.7): same fields, defaults
+"""The old configuration dataclasses: same fields, defaults
 and validation. Plain data; they map onto ``ringlib.BlockSparse`` arguments."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``RingDistributedDilatedAttention`` (CATALOG §9.1), intended semantics: LongNet multihead
+"""``RingDistributedDilatedAttention``, intended semantics: LongNet multihead
 attention. The old constructor could never run; the shim keeps its signature and
 validation, and ignores the many infrastructure switches (use DDP, torchrun, ``group=``)."""
 

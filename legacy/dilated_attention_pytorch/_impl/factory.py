@@ -1,4 +1,4 @@
-"""The old block-sparse factory and presets (CATALOG §11.9), routing kept exactly."""
+"""The old block-sparse factory and presets, routing kept exactly."""
 
 from __future__ import annotations
 

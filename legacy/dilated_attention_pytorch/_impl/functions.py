@@ -1,4 +1,4 @@
-"""Functional ring attention and log-sum-exp helpers (CATALOG §10.1-10.3, §8).
+"""Functional ring attention and log-sum-exp helpers.
 
 The old autograd functions were not attention (intended: EXACT); here they are exact
 softmax attention through ``ringlib.attention`` with ``(B, H, L, D)`` tensors. Backward
@@ -56,7 +56,7 @@ class _Recompute(torch.autograd.Function):
 class RingAttentionFunction(_Recompute):
     """``apply(q, k, v, scale, dropout_p, is_causal, rank, world_size, use_hilbert=False,
     hilbert_indices=None)``: exact (ring) attention; the ordering arguments have no effect on
-    exact attention (CATALOG §10.1)."""
+    exact attention."""
 
     @staticmethod
     def forward(ctx, q, k, v, scale, dropout_p, is_causal, rank, world_size, use_hilbert=False,
@@ -70,7 +70,7 @@ class RingAttentionFunction(_Recompute):
 
 class MemoryEfficientRingAttentionFunction(_Recompute):
     """``apply(q_local, k_local, v_local, scale, dropout_p, is_causal, rank, world_size,
-    local_seq_start)``: exact attention, recomputed in backward (CATALOG §10.2)."""
+    local_seq_start)``: exact attention, recomputed in backward."""
 
     @staticmethod
     def forward(ctx, q_local, k_local, v_local, scale, dropout_p, is_causal, rank, world_size, local_seq_start):
@@ -104,7 +104,7 @@ def memory_efficient_ring_attention(q_local: Tensor, k_local: Tensor, v_local: T
 
 
 class StableRingAccumulator:
-    """Merges normalised chunk outputs by their log-sum-exp (LSE_MERGE, CATALOG §5.2/§10.3)."""
+    """Merges normalised chunk outputs by their log-sum-exp (LSE_MERGE)."""
 
     def __init__(self, dtype: torch.dtype = torch.float32):
         self.dtype = dtype
@@ -132,7 +132,7 @@ class StableRingAccumulator:
 
 
 class StableAttentionAccumulator:
-    """Output and LSE accumulators of a fixed shape, merged by log-sum-exp (CATALOG §8)."""
+    """Output and LSE accumulators of a fixed shape, merged by log-sum-exp."""
 
     def __init__(self, output_shape, dtype: torch.dtype, device):
         self.output = torch.zeros(output_shape, dtype=dtype, device=device)

@@ -1,5 +1,5 @@
-"""``BlockSparseRingDistributedDilatedAttention`` (CATALOG §11.8) and the old hierarchical
-pattern generator (§11.7): exact row-softmax block-sparse attention over the HIERARCHICAL
+"""``BlockSparseRingDistributedDilatedAttention`` and the old hierarchical
+pattern generator: exact row-softmax block-sparse attention over the HIERARCHICAL
 mask, drawn from a private generator seeded by the ``pattern_seed`` buffer."""
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def _dense_weights(q: Tensor, k: Tensor, pattern: ringlib.BlockSparse, causal: b
 
 
 class HierarchicalSparsePatternGenerator:
-    """The old generator (CATALOG §11.7): LOCAL / GLOBAL / INTER masks from the global RNG."""
+    """The old generator: LOCAL / GLOBAL / INTER masks from the global RNG."""
 
     def __init__(self, config: DistributedSparseConfig, world_size: int, rank: int):
         self.config, self.world_size, self.rank = config, world_size, rank

@@ -1,5 +1,5 @@
-"""The old q, k, v -> out classes of the dilated family (CATALOG §8.5, §8.7): configured
-``ringlib.DilatedAttention`` instances (the old base ``DilatedAttention`` is in ``base_modules``)."""
+"""The old q, k, v -> out classes of the dilated family: configured ``ringlib.DilatedAttention``
+instances (the old base ``DilatedAttention`` is in ``base_modules``)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _qkv_forward(module: ringlib.DilatedAttention, q: Tensor, k: Tensor, v: Tens
 
 
 class RingDilatedAttentionHilbertOptimizedFixed(ringlib.DilatedAttention):
-    """STRIDED_KEYS (CATALOG §8.5): all queries of a tile attend to its rows 0, r, 2r, ...;
+    """STRIDED_KEYS: all queries of a tile attend to its rows 0, r, 2r, ...;
     softmax scale ``dim ** -0.5`` where ``dim`` is whatever the caller passed (often the
     model width); ordering ``curve_b`` where it is a permutation. No parameters."""
 
@@ -67,7 +67,7 @@ class _PatternWeights(nn.Module):
 
 
 class RingDilatedAttentionHilbertCoreFixed(ringlib.DilatedAttention):
-    """LongNet dilated attention (intended, CATALOG §8.7), snake ordering per segment when
+    """LongNet dilated attention (intended), snake ordering per segment when
     ``use_hilbert``; the old ``hilbert_modules.*`` weights exist only so checkpoints load."""
 
     def __init__(self, config=None, dim: Optional[int] = None, heads: Optional[int] = None,

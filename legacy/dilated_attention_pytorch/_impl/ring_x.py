@@ -1,4 +1,4 @@
-"""The old x -> x classes with a fused q/k/v projection (CATALOG §7, §8.1-8.4, §8.6).
+"""The old x -> x classes with a fused q/k/v projection.
 
 Each is a ``ringlib.MultiheadDilatedAttention`` configured with the profile the old class
 computed (REGIONS, FIRST_SEGMENT or DENSE); the subclasses only restate the old
@@ -23,7 +23,7 @@ Tensor = torch.Tensor
 
 
 def _regions(segment_lengths, dilation_rates) -> ringlib.Pattern:
-    """REGIONS; empty (length-0) regions are dropped, they hold no position (§4.1 step 1)."""
+    """REGIONS; empty (length-0) regions are dropped, they hold no position."""
     for s, r in zip(segment_lengths, dilation_rates):
         if s < 0 or r < 1:
             raise ValueError(f"segment lengths must be >= 0 and dilation rates >= 1, got "
@@ -44,7 +44,7 @@ def _check_heads(embed_dim: int, num_heads: int, message: bool) -> None:
 class _FusedX(ringlib.MultiheadDilatedAttention, SnakeIndices):
     """Shared machinery: old device/dtype handling, input casting, distributed contracts."""
 
-    #: distributed contract (CATALOG §6): "SPLIT" (full x in, own rows out), "FULL", "LOCAL"
+    #: distributed contract: "SPLIT" (full x in, own rows out), "FULL", "LOCAL"
     contract = "SPLIT"
 
     def _setup(self, embed_dim: int, num_heads: int, pattern: ringlib.Pattern, *, bias: bool, dropout: float,
@@ -54,14 +54,14 @@ class _FusedX(ringlib.MultiheadDilatedAttention, SnakeIndices):
             self, embed_dim, num_heads, pattern, bias=bias, dropout=dropout, output_dropout=output_dropout,
             ordering=ordering, **factory)
         if not on_device and (device is not None or dtype is not None):
-            self.to(device=device, dtype=dtype)  # created on CPU then moved (CATALOG §2.2)
+            self.to(device=device, dtype=dtype)  # created on CPU then moved
         self.scale = self.head_dim ** -0.5
         self.world_size, self.rank = world()
         self.dropout_layer = self.output_dropout
 
     def _setup_regions(self, embed_dim: int, num_heads: int, segment_lengths, dilation_rates, dropout: float,
                        bias: bool, use_hilbert: bool, device, dtype) -> None:
-        """The REGIONS module of CATALOG §7.1 (and §8.4): checks, device and dtype defaults,
+        """The REGIONS module of ``RingDilatedAttentionCorrect`` (and ``...HilbertOptimizedCorrect``): checks, device and dtype defaults,
         snake ordering iff ``use_hilbert``, and the old attributes."""
         _check_heads(embed_dim, num_heads, message=False)
         assert len(segment_lengths) == len(dilation_rates)
@@ -79,7 +79,7 @@ class _FusedX(ringlib.MultiheadDilatedAttention, SnakeIndices):
 
     def forward(self, x: Tensor, total_seq_len: Optional[int] = None, is_causal: bool = False,
                 need_weights: bool = False, already_split: bool = False):
-        """The old signature that V3 and the Hilbert core / optimized classes shared (CATALOG §7-§8);
+        """The old signature that V3 and the Hilbert core / optimized classes shared;
         the other classes override it with their own."""
         out = self._forward(x, is_causal=is_causal, total_seq_len=total_seq_len, already_split=already_split)
         return (out, None) if need_weights else out
@@ -87,7 +87,7 @@ class _FusedX(ringlib.MultiheadDilatedAttention, SnakeIndices):
     def _forward(self, x: Tensor, *, is_causal: bool, total_seq_len: Optional[int] = None,
                  already_split: bool = False, distributed: bool = True) -> Tensor:
         if x.dtype != self.param_dtype:
-            x = x.to(self.param_dtype)  # the old classes crashed on a mismatch (CATALOG §2.3)
+            x = x.to(self.param_dtype)  # the old classes crashed on a mismatch
         group = None
         if distributed and self.world_size > 1 and self.contract == "SPLIT":
             group = dist.group.WORLD
@@ -106,7 +106,7 @@ class _FusedX(ringlib.MultiheadDilatedAttention, SnakeIndices):
 
 
 class RingDilatedAttentionCorrect(_FusedX):
-    """REGIONS (CATALOG §7.1); distributed: each rank passes its shard (SHARD)."""
+    """REGIONS; distributed: each rank passes its shard (SHARD)."""
 
     def __init__(self, embed_dim: int, num_heads: int, segment_lengths: List[int], dilation_rates: List[int],
                  dropout: float = 0.0, bias: bool = True, use_hilbert: bool = True,
@@ -122,7 +122,7 @@ class RingDilatedAttentionCorrect(_FusedX):
 
 
 class RingAttentionWrapper(nn.Module):
-    """Wraps a ``RingDilatedAttentionCorrect`` as ``.attention`` (CATALOG §7.2): old
+    """Wraps a ``RingDilatedAttentionCorrect`` as ``.attention``: old
     checkpoints carry the ``attention.`` prefix."""
 
     def __init__(self, embed_dim: int, num_heads: int, segment_lengths: List[int], dilation_rates: List[int],
@@ -141,7 +141,7 @@ class RingAttentionWrapper(nn.Module):
 
 
 class RingDilatedAttentionV3(_FusedX):
-    """FIRST_SEGMENT, variant v3 (CATALOG §7.3); ``use_hilbert`` has no effect."""
+    """FIRST_SEGMENT, variant v3; ``use_hilbert`` has no effect."""
 
     def __init__(self, embed_dim: int, num_heads: int, segment_lengths: List[int], dilation_rates: List[int],
                  dropout: float = 0.0, bias: bool = True, use_hilbert: bool = True,
@@ -158,7 +158,7 @@ class RingDilatedAttentionV3(_FusedX):
 
 
 class RingDilatedAttentionSDPA(_FusedX):
-    """FIRST_SEGMENT, variant sdpa (CATALOG §7.4); input cast to ``self.dtype``."""
+    """FIRST_SEGMENT, variant sdpa; input cast to ``self.dtype``."""
 
     def __init__(self, embed_dim: int, num_heads: int, segment_lengths: List[int], dilation_rates: List[int],
                  dropout: float = 0.0, bias: bool = True, device: Optional[torch.device] = None,
@@ -179,7 +179,7 @@ class RingDilatedAttentionSDPA(_FusedX):
 
 
 class RingDilatedAttentionFixedSimple(_FusedX):
-    """DENSE, non-causal (CATALOG §7.5): no segment lists, no bias switch, no ``is_causal``."""
+    """DENSE, non-causal: no segment lists, no bias switch, no ``is_causal``."""
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0,
                  device: Optional[torch.device] = None, dtype: Optional[torch.dtype] = None):
@@ -191,7 +191,7 @@ class RingDilatedAttentionFixedSimple(_FusedX):
         dtype = dtype or torch.float32
         self._setup(embed_dim, num_heads, ringlib.Dense(), bias=True, dropout=dropout, output_dropout=dropout,
                     ordering=None, device=device, dtype=dtype, on_device=False)
-        self.dropout = nn.Dropout(dropout)  # a module here, unlike the other classes (CATALOG §7.5)
+        self.dropout = nn.Dropout(dropout)  # a module here, unlike the other classes
         self.device, self.dtype = device, dtype
 
     def forward(self, x: Tensor, total_seq_len: Optional[int] = None, already_split: bool = False) -> Tensor:
@@ -199,7 +199,7 @@ class RingDilatedAttentionFixedSimple(_FusedX):
 
 
 class RingDilatedAttentionMemoryEfficient(_FusedX):
-    """DENSE (CATALOG §7.6); segment lists accepted and ignored."""
+    """DENSE; segment lists accepted and ignored."""
 
     def __init__(self, embed_dim: int, num_heads: int, segment_lengths: Optional[List[int]] = None,
                  dilation_rates: Optional[List[int]] = None, dropout: float = 0.0, bias: bool = True,
@@ -218,7 +218,7 @@ class RingDilatedAttentionMemoryEfficient(_FusedX):
 
 
 class RingDilatedAttentionHilbertProper(_FusedX):
-    """REGIONS (CATALOG §8.1); parameters created on ``device``; ``attn_mask`` ignored."""
+    """REGIONS; parameters created on ``device``; ``attn_mask`` ignored."""
 
     contract = "FULL"
 
@@ -245,7 +245,7 @@ class RingDilatedAttentionHilbertProper(_FusedX):
 
 
 class RingDilatedAttentionHilbertGPUOptimized(RingDilatedAttentionHilbertProper):
-    """As ``RingDilatedAttentionHilbertProper`` (CATALOG §8.2), with the old GPU defaults
+    """As ``RingDilatedAttentionHilbertProper``, with the old GPU defaults
     (cuda if available, bf16/fp16) and the input cast to ``self.dtype``."""
 
     def __init__(self, embed_dim: int, num_heads: int, segment_lengths: List[int], dilation_rates: List[int],
@@ -276,7 +276,7 @@ class _HilbertCoreWeights(nn.Module):
 
 
 class RingDilatedAttentionHilbertCore(_FusedX):
-    """REGIONS without ordering (CATALOG §8.3): ``dim``/``heads`` keywords, optional duck-typed
+    """REGIONS without ordering: ``dim``/``heads`` keywords, optional duck-typed
     ``config``, unused ``hilbert_core.*`` weights."""
 
     def __init__(self, config=None, dim: Optional[int] = None, heads: Optional[int] = None,
@@ -308,7 +308,7 @@ class RingDilatedAttentionHilbertCore(_FusedX):
 
 
 class RingDilatedAttentionHilbertOptimizedCorrect(_FusedX):
-    """REGIONS (CATALOG §8.4); ``memory_efficient=False`` computes locally when distributed."""
+    """REGIONS; ``memory_efficient=False`` computes locally when distributed."""
 
     def __init__(self, embed_dim: int, num_heads: int, segment_lengths: List[int], dilation_rates: List[int],
                  dropout: float = 0.0, bias: bool = True, use_hilbert: bool = True,
@@ -323,7 +323,7 @@ class RingDilatedAttentionHilbertOptimizedCorrect(_FusedX):
 
 
 class RingDilatedAttentionHilbertOptimizedFixedV2(_FusedX):
-    """DENSE (CATALOG §8.6): segment lists checked and ignored; default dropout 0.1."""
+    """DENSE: segment lists checked and ignored; default dropout 0.1."""
 
     def __init__(self, embed_dim: int, num_heads: int, segment_lengths: list, dilation_rates: list,
                  dropout: float = 0.1, use_hilbert: bool = True, bias: bool = True,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from ringlib import registry
+from ringlib_legacy import registry
 
 OLD_PACKAGE = "dilated_attention_pytorch"
 

@@ -1,4 +1,4 @@
-"""The old ring classes this stand-in reproduces (CATALOG §7.1, §7.5, §7.6, §9.1, §10.3)."""
+"""The old ring classes this stand-in reproduces."""
 
 import math
 import os
@@ -8,7 +8,7 @@ from torch import nn
 
 
 def snake(m):
-    """CATALOG §3.1."""
+    """The SNAKE ordering: rows of width ceil(sqrt(L)), every other row reversed."""
     if m <= 64:
         return list(range(m))
     g = math.isqrt(m)

@@ -3,7 +3,7 @@
 For each name and variant of the matrix:
 
 1. ``bitwise``: the shim's instance and the instance built by the codemod's rewrite of
-   the same old call (``ringlib.parity.recipe``) give bit-identical outputs and input
+   the same old call (``ringlib_parity.recipe``) give bit-identical outputs and input
    gradients on the same weights and inputs. On CUDA both run under
    ``torch.use_deterministic_algorithms(True)`` (atomics-free ``index_add``, SDPA backwards
    without split keys); outputs must still be bit-identical, and a gradient may differ only
@@ -11,10 +11,10 @@ For each name and variant of the matrix:
    ``K * run-to-run + floor`` (the flash rule with the shim's rerun as the "plain" run).
 2. ``backend``: the rewrite's canonical object, on every available backend and dtype,
    against the float64 reference backend, forward and backward, with the rule of
-   ``ringlib.parity.tolerance``. Both the "preserve" and (where it differs) the "intended"
+   ``ringlib_parity.tolerance``. Both the "preserve" and (where it differs) the "intended"
    rewrite are checked.
 3. ``against`` (optional): the original implementation, run in a subprocess on the same
-   old call, weights and inputs (``ringlib.parity.against``).
+   old call, weights and inputs (``ringlib_parity.against``).
 4. Gradients of inputs and parameters everywhere a backward exists.
 """
 
@@ -33,10 +33,10 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 from torch import nn
 
-from ringlib.parity import recipe, tolerance
-from ringlib.parity.matrix import Matrix, Variant, config_to_plain, constructor_kwargs, default_matrix, variants
-from ringlib.parity.report import ERROR, FAIL, PASS, SKIP, Report, Result
-from ringlib.parity.subjects import (
+from ringlib_parity import recipe, tolerance
+from ringlib_parity.matrix import Matrix, Variant, config_to_plain, constructor_kwargs, default_matrix, variants
+from ringlib_parity.report import ERROR, FAIL, PASS, SKIP, Report, Result, emit
+from ringlib_parity.subjects import (
     ChunkedAttention,
     call,
     forward_call,
@@ -252,8 +252,8 @@ def _backend_compare(case: Case, dtypes: Sequence[torch.dtype], backends: Sequen
         ref = case.evaluate(torch.float64, "reference")
     except Exception as exc:  # the reference itself failed: nothing can be judged
         out_of_memory = isinstance(exc, torch.OutOfMemoryError)
-        _emit(report, on_result, Result(case.name, tag, "backend", "reference", "float64", "output", ERROR,
-                                        message=_exc(exc)))
+        emit(report, on_result, Result(case.name, tag, "backend", "reference", "float64", "output", ERROR,
+                                       message=_exc(exc)))
         ref = None
     if ref is None:
         if out_of_memory:  # outside the except block: its traceback no longer holds the tensors
@@ -268,36 +268,36 @@ def _backend_compare(case: Case, dtypes: Sequence[torch.dtype], backends: Sequen
                 with _plain_precision(dtype):
                     plain = case.evaluate(dtype, "reference")
         except Exception as exc:
-            _emit(report, on_result, Result(case.name, tag, "backend", "reference", dname, "output", ERROR,
-                                            message=f"plain computation failed: {_exc(exc)}"))
+            emit(report, on_result, Result(case.name, tag, "backend", "reference", dname, "output", ERROR,
+                                           message=f"plain computation failed: {_exc(exc)}"))
             continue
         for backend in backends:
             try:
                 tested = case.evaluate(dtype, backend)
             except BackendUnsupported as exc:
-                _emit(report, on_result, Result(case.name, tag, "backend", backend, dname, "output", SKIP,
-                                                message=str(exc)))
+                emit(report, on_result, Result(case.name, tag, "backend", backend, dname, "output", SKIP,
+                                               message=str(exc)))
                 continue
             except Exception as exc:
-                _emit(report, on_result, Result(case.name, tag, "backend", backend, dname, "output", ERROR,
-                                                message=_exc(exc)))
+                emit(report, on_result, Result(case.name, tag, "backend", backend, dname, "output", ERROR,
+                                               message=_exc(exc)))
                 continue
             out_t, out_p = tested.quantities.get("output"), plain.quantities.get("output")
             if (dtype != torch.float64 and out_t is not None and out_p is not None and out_t.abs().max() > 0
                     and torch.equal(out_t, out_p)):
-                _emit(report, on_result, Result(case.name, tag, "backend", backend, dname, "output", ERROR,
-                                                message="selecting the backend had no effect: the tested path is the "
-                                                        "reference path bit for bit (does forward pass backend=?)"))
+                emit(report, on_result, Result(case.name, tag, "backend", backend, dname, "output", ERROR,
+                                               message="selecting the backend had no effect: the tested path is the "
+                                                       "reference path bit for bit (does forward pass backend=?)"))
                 continue
             for quantity, reference in ref.quantities.items():
                 if quantity not in tested.quantities or quantity not in plain.quantities:
-                    _emit(report, on_result, Result(case.name, tag, "backend", backend, dname, quantity, FAIL,
-                                                    message="quantity missing from the tested run"))
+                    emit(report, on_result, Result(case.name, tag, "backend", backend, dname, quantity, FAIL,
+                                                   message="quantity missing from the tested run"))
                     continue
                 ok, err, plain_err, limit = tolerance.judge(tested.quantities[quantity], plain.quantities[quantity],
                                                             reference.to(device), dtype)
-                _emit(report, on_result, Result(case.name, tag, "backend", backend, dname, quantity,
-                                                PASS if ok else FAIL, err, limit, plain_err))
+                emit(report, on_result, Result(case.name, tag, "backend", backend, dname, quantity,
+                                               PASS if ok else FAIL, err, limit, plain_err))
     return ref
 
 
@@ -344,14 +344,8 @@ def _bitwise(name: str, label: str, a: Evaluation, b: Evaluation, report: Report
                 msg += " (the shim itself is reproducible run to run)"
         if note and status != PASS:
             msg += f"; {note}"
-        _emit(report, on_result, Result(name, label, "bitwise", "shim", dname, quantity, status, err, limit,
-                                        run_to_run, message=msg))
-
-
-def _emit(report: Report, on_result, result: Result) -> None:
-    report.add(result)
-    if on_result is not None:
-        on_result(result)
+        emit(report, on_result, Result(name, label, "bitwise", "shim", dname, quantity, status, err, limit,
+                                       run_to_run, message=msg))
 
 
 def _exc(exc: BaseException) -> str:
@@ -396,16 +390,16 @@ def _legacy_cases(entry, device, matrix: Matrix, grads: bool, report: Report, on
     try:
         old = _shim_object(entry)
     except Exception as exc:
-        _emit(report, on_result, Result(entry.key, "-", "bitwise", "shim", "-", "import", ERROR, message=_exc(exc)))
+        emit(report, on_result, Result(entry.key, "-", "bitwise", "shim", "-", "import", ERROR, message=_exc(exc)))
         return
     kind = kind_of(old)
     if kind == "other":
-        _emit(report, on_result, Result(entry.key, "-", "backend", "-", "-", "output", SKIP,
-                                        message=f"{entry.kind} without a computation to compare"))
+        emit(report, on_result, Result(entry.key, "-", "backend", "-", "-", "output", SKIP,
+                                       message=f"{entry.kind} without a computation to compare"))
         return
     if kind == "module" and "preserve" not in entry.rewrites:
-        _emit(report, on_result, Result(entry.key, "-", "bitwise", "shim", "-", "output", ERROR,
-                                        message="registry entry has no 'preserve' rewrite"))
+        emit(report, on_result, Result(entry.key, "-", "bitwise", "shim", "-", "output", ERROR,
+                                       message="registry entry has no 'preserve' rewrite"))
         return
     configs = _configs()
     params = [p.name for p in entry.params if p.kind not in ("var_positional", "var_keyword")]
@@ -433,8 +427,8 @@ def _legacy_cases(entry, device, matrix: Matrix, grads: bool, report: Report, on
                 cases = _accumulator_case(entry, old, variant, seed, device, params, report, on_result)
             cases = list(cases)  # builds the instances and runs check 1 here, inside the try
         except Exception as exc:
-            _emit(report, on_result, Result(entry.key, variant.label, "bitwise", "shim", "float32", "output",
-                                            ERROR, message=_exc(exc)))
+            emit(report, on_result, Result(entry.key, variant.label, "bitwise", "shim", "float32", "output",
+                                           ERROR, message=_exc(exc)))
             continue
         yield from cases
 
@@ -476,8 +470,8 @@ def _module_case(entry, old_cls, variant: Variant, seed: int, device, matrix, co
     preserve = rewrite("preserve")
     if preserve is None:
         reason = entry.rewrites["preserve"].reason
-        _emit(report, on_result, Result(entry.key, variant.label, "bitwise", "shim", "float32", "output", SKIP,
-                                        message=f"the codemod does not rewrite this name: {reason}"))
+        emit(report, on_result, Result(entry.key, variant.label, "bitwise", "shim", "float32", "output", SKIP,
+                                       message=f"the codemod does not rewrite this name: {reason}"))
     else:
         def run_shim():
             return _run(old_call(shim), inputs, [], seed + 2, grads)
@@ -553,8 +547,8 @@ def _function_case(entry, fn, variant: Variant, seed, device, grads, report, on_
     roles = tensor_roles(fn)
     inputs = make_inputs(roles, "bhld", shape, seed, torch.float32, device)
     definition = _definition(entry)
-    _emit(report, on_result, Result(entry.key, variant.label, "bitwise", "shim", "float32", "output", SKIP,
-                                    message="no codemod rewrite for this name (reported for manual migration)"))
+    emit(report, on_result, Result(entry.key, variant.label, "bitwise", "shim", "float32", "output", SKIP,
+                                   message="no codemod rewrite for this name (reported for manual migration)"))
     args, _ = forward_call(fn, {r: t.detach().cpu() for r, t in inputs.items()}, variant.causal, shape,
                            positional_all=True)
     job = {"path": entry.paths[0], "paths": list(entry.paths), "kind": "function", "seed": seed, "args": args,
@@ -593,8 +587,8 @@ def _accumulator_case(entry, cls, variant: Variant, seed, device, params, report
     def chunks(dtype):
         return ChunkedAttention.build(*(qkv[r].to(dtype) for r in "qkv"), scale, False).chunks
 
-    _emit(report, on_result, Result(entry.key, variant.label, "bitwise", "shim", "float32", "output", SKIP,
-                                    message="no codemod rewrite for this name (reported for manual migration)"))
+    emit(report, on_result, Result(entry.key, variant.label, "bitwise", "shim", "float32", "output", SKIP,
+                                   message="no codemod rewrite for this name (reported for manual migration)"))
     job = {"path": entry.paths[0], "paths": list(entry.paths), "kind": "accumulator", "seed": seed,
            "ctor_kwargs": config_to_plain(kwargs_for(torch.float32)),
            "updates": [[o.cpu(), l.cpu()] for o, l in chunks(torch.float32)], "roles": [], "device": str(device)}
@@ -750,10 +744,10 @@ def check(names: Sequence[str] | None = None, *, device: str | torch.device = "c
     Usable from a user's pytest suite::
 
         def test_parity():
-            report = ringlib.parity.check(names=["RingDilatedAttentionCorrect"], dtypes=["float32"])
+            report = ringlib_parity.check(names=["RingDilatedAttentionCorrect"], dtypes=["float32"])
             assert report.ok, report.failures
     """
-    from ringlib.registry import LEGACY_NAMES
+    from ringlib_legacy.registry import LEGACY_NAMES
 
     device = torch.device(device)
     if device.type == "cuda":
@@ -783,25 +777,25 @@ def check(names: Sequence[str] | None = None, *, device: str | torch.device = "c
     pattern_names = {n for n, _, _ in canonical_patterns(matrix)} | {n.split("[")[0] for n, _, _ in canonical_patterns(matrix)}
     for n in names or ():
         if n != "ringlib" and n not in pattern_names and not select(LEGACY_NAMES, [n]):
-            _emit(report, on_result, Result(n, "-", "select", "-", "-", "-", ERROR,
-                                            message="not a registry name, key, old path or canonical pattern"))
+            emit(report, on_result, Result(n, "-", "select", "-", "-", "-", ERROR,
+                                           message="not a registry name, key, old path or canonical pattern"))
     jobs = []
     seen: dict[str, str] = {}
     for entry in entries:
         for semantics, case in _legacy_cases(entry, device, matrix, grads, report, on_result):
             if case.same_as is not None:  # e.g. five REGIONS names share one intended rewrite
                 if case.same_as in seen:
-                    _emit(report, on_result, Result(case.name, f"{case.label} [intended]", "backend", "-", "-",
-                                                    "output", SKIP, message=f"same rewrite as {seen[case.same_as]}"))
+                    emit(report, on_result, Result(case.name, f"{case.label} [intended]", "backend", "-", "-",
+                                                   "output", SKIP, message=f"same rewrite as {seen[case.same_as]}"))
                     continue
                 seen[case.same_as] = case.name
             ref = _backend_compare(case, dtypes, backends, device, report, semantics, on_result)
             if against is not None and case.job is not None and ref is not None:
                 jobs.append((case, ref))
     if against is not None:
-        from ringlib.parity import against as against_mod
+        from ringlib_parity import against as against_mod
 
         against_mod.run(jobs, against, device, report, on_result)
-    report.meta["rewrites rendered by"] = recipe.RENDERER["name"]
+    report.meta["rewrites rendered by"] = recipe.RENDERER
     report.meta["seconds"] = round(time.perf_counter() - started, 1)
     return report

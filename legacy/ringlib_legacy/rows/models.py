@@ -9,7 +9,7 @@ every call (the recorded error is quoted in the divergence).
 
 from __future__ import annotations
 
-from ringlib.registry import Arg, Divergence, LegacyName, Param, Rewrite
+from ringlib_legacy.schema import Arg, Divergence, LegacyName, Param, Rewrite
 
 T = "dilated_attention_pytorch"
 BASE, MODELS, CORE, DYN = f"{T}.base", f"{T}.models", f"{T}.core", f"{T}.dynamic_dilated_attention"
@@ -17,7 +17,6 @@ _DA, _MDA = f"{BASE}.dilated_attention", f"{BASE}.multihead_dilated_attention"
 _IDA, _IMDA = f"{BASE}.improved_dilated_attention", f"{BASE}.improved_multihead_dilated_attention"
 _DIST, _HP = f"{BASE}.distributed_dilated_attention", f"{BASE}.head_parallel_dilated_attention_optimized"
 _TR, _LN, _FAC = f"{MODELS}.transformer", f"{MODELS}.long_net", f"{CORE}.factory"
-SECTION = "issue 16"
 
 _SEG = Param(name="segment_lengths")
 _RATES = Param(name="dilation_rates")
@@ -66,7 +65,7 @@ def _row(name: str, paths: tuple[str, ...], numerics: str, profile: str, replace
          intended: Rewrite | None = None, divergences: tuple[Divergence, ...] = (), family: str = "dilated"
          ) -> LegacyName:
     rewrites = {} if preserve is None else {"preserve": preserve, "intended": intended or preserve}
-    return LegacyName(name=name, key=key or name, kind=kind, family=family, section=SECTION, paths=paths,
+    return LegacyName(name=name, key=key or name, kind=kind, family=family, paths=paths,
                       numerics=numerics, profile=profile, replacement=replacement, params=params, rewrites=rewrites,
                       divergences=divergences, counted=False)
 

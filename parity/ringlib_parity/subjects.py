@@ -19,7 +19,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from ringlib.parity.matrix import Shape
+from ringlib_parity.matrix import Shape
 
 Tensor = torch.Tensor
 

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import torch
 
-from ringlib.parity import tolerance
-from ringlib.parity.report import DIVERGES, EQUIVALENT, ERROR, LEGACY_FAILED, UNEXPLAINED, Report, Result
+from ringlib_parity import tolerance
+from ringlib_parity.report import DIVERGES, EQUIVALENT, ERROR, LEGACY_FAILED, UNEXPLAINED, Report, Result, emit
 
 WORKER = Path(__file__).with_name("legacy_worker.py")
 TIMEOUT_S = float(os.environ.get("RINGLIB_PARITY_AGAINST_TIMEOUT", "900"))
@@ -70,8 +70,6 @@ def run_worker(jobs: list[dict], against: str | os.PathLike, device: torch.devic
 
 def run(cases_and_refs, against, device: torch.device, report: Report, on_result=None) -> None:
     """Record, run and classify the --against jobs (``cases_and_refs``: (Case, reference))."""
-    from ringlib.parity.runner import _emit
-
     jobs = []
     for i, (case, _) in enumerate(cases_and_refs):
         jobs.append({**case.job, "id": i})
@@ -80,8 +78,8 @@ def run(cases_and_refs, against, device: torch.device, report: Report, on_result
     try:
         answer = run_worker(jobs, against, device)
     except Exception as exc:  # noqa: BLE001
-        _emit(report, on_result, Result("--against", "-", "against", "legacy", "float32", "output", ERROR,
-                                        message=str(exc)[:1500]))
+        emit(report, on_result, Result("--against", "-", "against", "legacy", "float32", "output", ERROR,
+                                       message=str(exc)[:1500]))
         return
     meta = answer["meta"]
     report.meta["against"] = str(against)
@@ -91,8 +89,8 @@ def run(cases_and_refs, against, device: torch.device, report: Report, on_result
         plain = case.evaluate(torch.float32, "reference")
         causal = case.variant.causal
         if "error" in res:
-            _emit(report, on_result, Result(case.name, case.label, "against", "legacy", "float32", "output",
-                                            LEGACY_FAILED, message=f"{res['stage']}: {res['error']}"))
+            emit(report, on_result, Result(case.name, case.label, "against", "legacy", "float32", "output",
+                                           LEGACY_FAILED, message=f"{res['stage']}: {res['error']}"))
             continue
         quantities = {"output": res["output"]}
         for role, g in (res.get("grads") or {}).items():
@@ -113,8 +111,8 @@ def run(cases_and_refs, against, device: torch.device, report: Report, on_result
                     message = "; ".join(f"{d.what} (registry: {d.measured})" for d in reasons)
                 else:
                     status, message = UNEXPLAINED, "the original differs and the registry lists no applicable divergence"
-            _emit(report, on_result, Result(case.name, case.label, "against", "legacy", "float32", quantity,
-                                            status, err, limit, plain_err, message))
+            emit(report, on_result, Result(case.name, case.label, "against", "legacy", "float32", quantity,
+                                           status, err, limit, plain_err, message))
         if res.get("grad_error") and any(q.startswith("grad") for q in ref.quantities):
-            _emit(report, on_result, Result(case.name, case.label, "against", "legacy", "float32", "grads",
-                                            LEGACY_FAILED, message=f"backward: {res['grad_error']}"))
+            emit(report, on_result, Result(case.name, case.label, "against", "legacy", "float32", "grads",
+                                           LEGACY_FAILED, message=f"backward: {res['grad_error']}"))

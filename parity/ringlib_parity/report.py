@@ -12,7 +12,7 @@ import json
 import math
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 # Verdicts. The --against classifications are verdicts too: EQUIVALENT, DIVERGES and
 # LEGACY-FAILED are outcomes a migration can live with; UNEXPLAINED (the old code computed
@@ -189,3 +189,10 @@ def _describe(r: Result) -> str:
 
 def _jsonable(d: dict) -> dict:
     return {k: (str(v) if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+
+
+def emit(report: Report, on_result: Callable[[Result], None] | None, result: Result) -> None:
+    """Add ``result`` to ``report`` and tell the caller's progress callback."""
+    report.add(result)
+    if on_result is not None:
+        on_result(result)

@@ -1,0 +1,131 @@
+"""Old public names and modules that the shim does not carry over (importing them fails clearly)."""
+
+from __future__ import annotations
+
+from ringlib_legacy.schema import Removed
+
+REMOVED: tuple[Removed, ...] = (
+    Removed(
+        path="dilated_attention_pytorch.LongNet", use_instead="a stack of ringlib.MultiheadDilatedAttention layers"
+    ),
+    Removed(
+        path="dilated_attention_pytorch.MultiheadDilatedAttention", use_instead="ringlib.MultiheadDilatedAttention"
+    ),
+    Removed(
+        path="dilated_attention_pytorch.ImprovedDilatedAttention",
+        use_instead="ringlib.DilatedAttention(ringlib.Dilated(...))",
+    ),
+    Removed(
+        path="dilated_attention_pytorch.ImprovedMultiheadDilatedAttention",
+        use_instead="ringlib.MultiheadDilatedAttention",
+    ),
+    Removed(
+        path="dilated_attention_pytorch.DistributedImprovedDilatedAttention",
+        use_instead="ringlib.DilatedAttention(ringlib.Dilated(...)) with ringlib.attention(..., group=...)",
+    ),
+    Removed(
+        path="dilated_attention_pytorch.DistributedImprovedMultiheadDilatedAttention",
+        use_instead="ringlib.MultiheadDilatedAttention with ringlib.attention(..., group=...)",
+    ),
+    Removed(
+        path="dilated_attention_pytorch.DilatedTransformerEncoderLayer",
+        use_instead="your own layer around ringlib.MultiheadDilatedAttention",
+    ),
+    Removed(
+        path="dilated_attention_pytorch.DilatedTransformerDecoderLayer",
+        use_instead="your own layer around ringlib.MultiheadDilatedAttention",
+    ),
+    Removed(
+        path="dilated_attention_pytorch.BlockSparseOptimized",
+        use_instead="ringlib.DilatedAttention(ringlib.BlockSparse(...))",
+    ),
+    Removed(
+        path="dilated_attention_pytorch.BlockSparseTorchSparse",
+        use_instead="ringlib.DilatedAttention(ringlib.BlockSparse(...))",
+    ),
+    Removed(
+        path="dilated_attention_pytorch.RingDilatedAttentionV2",
+        use_instead="ringlib.MultiheadDilatedAttention(..., ringlib.Dilated(...)) and ringlib.attention(..., group=...)",
+    ),
+    Removed(
+        path="dilated_attention_pytorch.RingAttentionConfig",
+        use_instead="ringlib.MultiheadDilatedAttention arguments",
+    ),
+    Removed(
+        path="dilated_attention_pytorch.create_production_ring_attention",
+        use_instead="ringlib.MultiheadDilatedAttention",
+    ),
+    Removed(path="dilated_attention_pytorch.PatternConfig", use_instead="ringlib.BlockSparse(...)"),
+    Removed(path="dilated_attention_pytorch.PatternOptimizer", use_instead="ringlib.BlockSparse(...)"),
+    Removed(path="dilated_attention_pytorch.PatternQualityAnalyzer", use_instead="ringlib.BlockSparse(...)"),
+    Removed(path="dilated_attention_pytorch.PatternType", use_instead="ringlib.BlockSparse(...)"),
+    Removed(path="dilated_attention_pytorch.SparsePatternGenerator", use_instead="ringlib.BlockSparse(layout)"),
+    Removed(
+        path="dilated_attention_pytorch.create_dilated_attention",
+        use_instead="ringlib.DilatedAttention(ringlib.Dilated(...))",
+    ),
+    Removed(
+        path="dilated_attention_pytorch.create_multihead_dilated_attention",
+        use_instead="ringlib.MultiheadDilatedAttention(embed_dim, num_heads, ringlib.Dilated(...))",
+    ),
+    Removed(
+        path="dilated_attention_pytorch.create_adaptive_sparse_attention",
+        use_instead="ringlib.AdaptiveBlockSparseAttention",
+    ),
+    Removed(
+        path="dilated_attention_pytorch.RingDilatedAttention",
+        use_instead="dilated_attention_pytorch.ring.RingDilatedAttention (only there) or ringlib.MultiheadDilatedAttention",
+    ),
+    Removed(
+        path="dilated_attention_pytorch.RingDilatedAttentionProduction",
+        use_instead="dilated_attention_pytorch.ring.RingDilatedAttentionProduction (only there) or ringlib.MultiheadDilatedAttention",
+    ),
+    Removed(
+        path="dilated_attention_pytorch.ring_dilated_attention_v2_collective",
+        use_instead="ringlib.MultiheadDilatedAttention with group=",
+        kind="module",
+    ),
+    Removed(
+        path="dilated_attention_pytorch.ring_dilated_attention_production",
+        use_instead="dilated_attention_pytorch.ring.RingDilatedAttentionProduction",
+        kind="module",
+    ),
+    Removed(
+        path="dilated_attention_pytorch.ring_dilated_attention_v2",
+        use_instead="ringlib.MultiheadDilatedAttention",
+        kind="module",
+    ),
+    Removed(
+        path="dilated_attention_pytorch.improved_dilated_attention",
+        use_instead="ringlib.DilatedAttention(ringlib.Dilated(...))",
+        kind="module",
+    ),
+    Removed(
+        path="dilated_attention_pytorch.improved_dilated_attention_v2",
+        use_instead="ringlib.DilatedAttention(ringlib.Dilated(...))",
+        kind="module",
+    ),
+    Removed(
+        path="dilated_attention_pytorch.improved_multihead_dilated_attention",
+        use_instead="ringlib.MultiheadDilatedAttention",
+        kind="module",
+    ),
+    Removed(
+        path="dilated_attention_pytorch.multihead_dilated_attention",
+        use_instead="ringlib.MultiheadDilatedAttention",
+        kind="module",
+    ),
+    Removed(
+        path="dilated_attention_pytorch.long_net", use_instead="ringlib.MultiheadDilatedAttention", kind="module"
+    ),
+    Removed(path="dilated_attention_pytorch.core", use_instead="ringlib", kind="module"),
+    Removed(path="dilated_attention_pytorch.utils", use_instead="ringlib", kind="module"),
+)
+#: Prefixes of flat module names removed before 0.2 (e.g. ``ring_dilated_attention_hybrid_*``).
+REMOVED_MODULE_PREFIXES: tuple[str, ...] = (
+    "dilated_attention_pytorch.ring_dilated_attention_hybrid",
+    "dilated_attention_pytorch.ring_dilated_attention_v2",
+    "dilated_attention_pytorch.improved_",
+    "dilated_attention_pytorch.ring_multihead_dilated_attention",
+    "dilated_attention_pytorch.head_parallel_dilated_attention",
+)

@@ -1,0 +1,50 @@
+"""Facts that several rows share, written once: forward conventions and measured divergences."""
+
+from __future__ import annotations
+
+from ringlib_legacy.schema import Divergence
+
+#: Why the rewrite of an x -> x class is not automatic.
+X_FORWARD = (
+    "the old forward also took total_seq_len/need_weights/already_split and returned "
+    "(out, None) with need_weights=True; the canonical forward is forward(x, *, is_causal)"
+)
+#: Why the rewrite of a q, k, v class is not automatic.
+QKV_FORWARD = (
+    "the old forward took return_attention_weights and returned (out, info); the canonical "
+    "forward is forward(q, k, v, *, is_causal)"
+)
+#: The replacement of the old ring communication helpers.
+RING_PASS = "torch.distributed.batch_isend_irecv (ringlib.attention(..., group=...) does the ring passes itself)"
+#: The replacement of the old functional ring attention.
+DENSE_FUNCTION = "ringlib.attention(q, k, v, ringlib.Dense(), group=...) with (B, L, H, D) tensors"
+
+NO_BACKWARD = Divergence(
+    what="backward: the old class always raised `RuntimeError: one of the variables needed for gradient "
+    "computation has been modified by an inplace operation`; the shim's backward works",
+    measured="old: no gradient at all",
+)
+DTYPE_CAST = Divergence(
+    what="fp32 input with half-precision parameters raised a dtype error; the shim casts the input to the "
+    "parameter dtype",
+    measured="old: RuntimeError",
+)
+REGIONS_INTENDED = Divergence(
+    what="--semantics intended uses LongNet dilated attention (ringlib.Dilated) instead of REGIONS",
+    measured="REGIONS vs the old DilatedAttention 0.184-0.188 max-abs (L=1024, [256,512]/[1,2], H=8); REGIONS "
+    "leaves positions after the last region at zero (25% of outputs at L=1024, [256,512])",
+    applies="intended",
+)
+FIRST_SEGMENT_INTENDED = Divergence(
+    what="--semantics intended uses LongNet dilated attention (ringlib.Dilated) instead of FIRST_SEGMENT",
+    measured="FIRST_SEGMENT leaves positions outside every index set at zero (384 of 1024 at L=1024, "
+    "[256,512]/[1,2]) and halves positions selected by one of two pairs",
+    applies="intended",
+)
+BLOCK_SUM_INTENDED = Divergence(
+    what="--semantics intended uses one softmax per query row over its active blocks "
+    "(BlockSparse normalization='softmax') instead of summing per-block softmaxes",
+    measured="vs row-softmax masked attention: 0.99 local_window, 1.90 dilated_sparse, 1.87 global_local "
+    "(seq 1024, H=8, D=32, bs 128); golden config (dilated_sparse, bs 64) 2.01",
+    applies="intended",
+)
