@@ -924,6 +924,8 @@ REMOVED_MODULE_PREFIXES: tuple[str, ...] = (
     f"{T}.ring_dilated_attention_hybrid", f"{T}.ring_dilated_attention_v2", f"{T}.improved_",
     f"{T}.ring_multihead_dilated_attention", f"{T}.head_parallel_dilated_attention",
 )
+from ringlib.registry_migrate import apply as _apply_migrate_rows  # noqa: E402 (rows for `ringlib migrate`)
+LEGACY_NAMES, REMOVED = _apply_migrate_rows(LEGACY_NAMES, REMOVED)
 
 
 # ---------------------------------------------------------------------------------------------
