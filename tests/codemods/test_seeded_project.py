@@ -53,8 +53,6 @@ def test_outputs_random_stream_and_checkpoints_unchanged(migrated: Path) -> None
     for key in before:
         assert torch.equal(before[key], after[key]), key
     assert list(old_state) == list(new_state)
-    torch.manual_seed(1)
-    import ring_layers  # noqa: F401  (imported by _run; re-import the migrated one)
 
 
 def test_old_checkpoint_loads_strictly(migrated: Path) -> None:
@@ -82,7 +80,9 @@ def test_second_run_changes_nothing_and_every_old_name_is_marked(migrated: Path)
         before = re.findall(r"#[^\n]*", (PROJECT / file.name).read_text())
         assert all(c in text for c in before), file  # comments move with the code
         for number, line in enumerate(text.splitlines()):
-            if "dilated_attention_pytorch" in line or "RingDilatedAttentionHilbertCore" in line:
+            if line.lstrip().startswith("#"):
+                continue
+            if "dilated_attention_pytorch" in line or "RingDilatedAttentionHilbertCore(" in line:
                 above = text.splitlines()[:number]
                 assert any(COMMENT_PREFIX in a for a in above[-3:]), (file, line)
 
