@@ -1,8 +1,12 @@
 """Build a realistic legacy project (100+ files) written against dilated_attention_pytorch 0.2.
 
-It imitates the old package's own repository: tests (45 %), benchmarks (20 %) and scripts (15 %) that
-import the old classes through every import form and use them many times each, and a
-smaller body (20 %) of ordinary code that never mentions the old names. Used
+It imitates the old package's own repository: tests (45 %: ring classes 25 %, block-sparse 20 %),
+benchmarks (20 %) and scripts (15 %) that import the old classes through every import form and
+use them many times each, and a smaller body (20 %) of ordinary code that never mentions the
+old names. The block-sparse files follow the old README, docstrings and factory module: a
+``SparsePatternConfig`` built then passed (or inline), ``create_block_sparse_attention``,
+presets, dicts of classes, ``functools.partial``, ``isinstance``, flat module paths and inline
+comments on arguments the rewrite drops. Used
 by ``codemod_throughput.py``; deterministic for a given seed.
 
     python benchmarks/make_legacy_corpus.py OUT_DIR [--files 120] [--seed 0]
@@ -240,12 +244,62 @@ class Stage{i}_{j}(torch.nn.Module):
     return HEADER.format(doc=f"Utilities {i} (no attention code).") + "".join(funcs)
 
 
+SPARSE_MODULES = [f"{P}", f"{P}.sparse", f"{P}.sparse.block_sparse_ring_dilated_attention",
+                  f"{P}.block_sparse_ring_dilated_attention"]
+PATTERNS = [  # (pattern_type, extra config fields)
+    ("local_window", "window_size={w}"), ("dilated_sparse", "dilation_rates=[1, 2, 4]"),
+    ("global_local", "global_tokens=1, window_size={w}"), ("local_window", ""),
+]
+
+
+def legacy_sparse_test(rng: random.Random, i: int) -> str:
+    """A block-sparse test module: configs, factory, presets, a dict of classes, partial."""
+    module = rng.choice(SPARSE_MODULES)
+    factory = rng.choice([f"{P}", f"{P}.sparse.block_sparse_factory", f"{P}.block_sparse_factory"])
+    bs = rng.choice([32, 64, 128])
+    body = [HEADER.format(doc=f"Block-sparse tests {i}."), "import functools", "import pytest", "",
+            f"from {module} import BlockSparseRingDilatedAttention, SparsePatternConfig",
+            f"from {factory} import create_block_sparse_attention, get_block_sparse_preset",
+            f"from {P}.ring import RingDilatedAttentionCorrect, RingDilatedAttentionHilbertCore", "",
+            "SEGMENTS = [1024, 2048]", "RATES = [1, 2]", ""]
+    for j in range(rng.randint(3, 6)):
+        kind, extra = rng.choice(PATTERNS)
+        extra = extra.format(w=bs * rng.choice([2, 4]))
+        fields = f'pattern_type="{kind}", sparsity_ratio={rng.choice([0.1, 0.25, 0.05])}, block_size={bs}'
+        fields += f", {extra}" if extra else ""
+        if rng.random() < 0.6:
+            body += [f"def test_pattern_{i}_{j}():", f"    cfg = SparsePatternConfig({fields})",
+                     "    attn = BlockSparseRingDilatedAttention(SEGMENTS, RATES, sparse_config=cfg)",
+                     f"    q = torch.randn(1, {bs * 8}, 4, 32)", "    assert attn(q, q, q).shape == q.shape", ""]
+        else:
+            body += [f"def test_inline_{i}_{j}():", "    attn = BlockSparseRingDilatedAttention(",
+                     "        segment_lengths=SEGMENTS,", "        dilation_rates=RATES,",
+                     f"        sparse_config=SparsePatternConfig({fields}),",
+                     "        enable_batched_ops=False,  # slower on small inputs", "    )",
+                     f"    q = torch.randn(2, {bs * 4}, 4, 32)", "    assert attn(q, q, q).shape == q.shape", ""]
+    body += [f"def test_factory_{i}():",
+             f'    attn = create_block_sparse_attention("base", segment_lengths=SEGMENTS, dilation_rates=RATES,'
+             f" sparsity_ratio=0.1, block_size={bs})",
+             f'    preset = get_block_sparse_preset("{rng.choice(["local", "dilated", "global_local"])}")',
+             "    assert attn is not None and preset is not None", "",
+             f"def test_ring_{i}():",
+             "    ring = RingDilatedAttentionCorrect(256, 8, SEGMENTS, RATES,",
+             "                                       use_hilbert=False,  # Disable Hilbert",
+             "                                       )",
+             "    core = RingDilatedAttentionHilbertCore(dim=256, heads=8, segment_lengths=SEGMENTS, dilation_rates=RATES)",
+             "    assert isinstance(ring, RingDilatedAttentionCorrect) and core is not None", "",
+             "CLASSES = {\"correct\": RingDilatedAttentionCorrect, \"sparse\": BlockSparseRingDilatedAttention}",
+             "MAKE = functools.partial(RingDilatedAttentionCorrect, 256, 8)", ""]
+    return "\n".join(body) + "\n"
+
+
 def build(out: Path, files: int = 120, seed: int = 0) -> list[Path]:
     """Write the corpus under ``out`` and return the file list."""
     rng = random.Random(seed)
     out.mkdir(parents=True, exist_ok=True)
     plan = (
-        [("tests", legacy_test)] * (files * 45 // 100)
+        [("tests", legacy_test)] * (files * 25 // 100)
+        + [("tests", legacy_sparse_test)] * (files * 20 // 100)
         + [("benchmarks", legacy_benchmark)] * (files * 20 // 100)
         + [("scripts", legacy_script)] * (files * 15 // 100)
     )

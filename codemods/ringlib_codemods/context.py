@@ -42,6 +42,7 @@ class Context:
         self.semantics = semantics
         self.label = label
         self.rewritten: set[int] = set()  # id(site)
+        self.claimed: set[int] = set()  # id(site) decided by an earlier rule (others skip it)
         self.comments: dict[int, list[str]] = {}  # id(statement) -> reasons
         self.items: list[Item] = []
         self.imports_needed: set[str] = set()  # top-level modules the new code uses

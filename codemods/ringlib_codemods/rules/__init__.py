@@ -14,8 +14,10 @@ from ringlib_codemods.rules.comments import CommentRule
 from ringlib_codemods.rules.imports import ImportRule
 from ringlib_codemods.rules.partial import PartialRule
 from ringlib_codemods.rules.references import ReferenceRule
+from ringlib_codemods.rules.sparse_configs import SparseConfigRule
 
 RULES: tuple[type[Rule], ...] = (
+    SparseConfigRule,
     CallRule,
     BaseClassRule,
     IsinstanceRule,
@@ -37,4 +39,5 @@ __all__ = [
     "PartialRule",
     "ReferenceRule",
     "Rule",
+    "SparseConfigRule",
 ]

@@ -26,7 +26,8 @@ class Rule(cst.CSTTransformer):
 
     def plan(self) -> None:
         for site in self.ctx.sites(*self.positions):
-            self.decide(site)
+            if id(site) not in self.ctx.claimed:
+                self.decide(site)
 
     def decide(self, site: Site) -> None:  # pragma: no cover - every rule overrides it
         raise NotImplementedError

@@ -12,14 +12,23 @@ from ringlib_codemods.rules.base import Rule
 class CommentRule(Rule):
     """Puts the reasons the other rules recorded above their statement. A statement that
     already carries a ``ringlib-migrate`` comment gets no second one, so re-running the
-    codemod changes nothing."""
+    codemod changes nothing.
+
+    A comment the rewrite of a statement dropped (it sat on an argument that is gone, e.g.
+    ``use_hilbert=False,  # Disable Hilbert``) moves with the code: it is kept as a line of
+    its own above the statement."""
 
     def plan(self) -> None:
-        pass
+        self.site_statements = {id(s.statement) for s in self.ctx.analysis.sites}
 
     def on_leave(self, original_node: cst.CSTNode, updated_node):
         if not isinstance(original_node, STATEMENTS):
             return updated_node
+        if id(original_node) in self.site_statements and updated_node is not original_node:
+            lost = lost_comments(original_node, updated_node)
+            if lost:
+                moved = [cst.EmptyLine(indent=True, comment=cst.Comment(c)) for c in lost]
+                updated_node = updated_node.with_changes(leading_lines=[*updated_node.leading_lines, *moved])
         reasons = self.ctx.comments.get(id(original_node))
         if not reasons or has_migrate_comment(original_node) or self._in_header(original_node):
             return updated_node
@@ -33,3 +42,26 @@ class CommentRule(Rule):
         return bool(module.body) and module.body[0] is statement and any(
             line.comment is not None and line.comment.value.startswith(COMMENT_PREFIX)
             for line in module.header)
+
+
+def _comments(node: cst.CSTNode) -> list[str]:
+    found: list[str] = []
+
+    class Collect(cst.CSTVisitor):
+        def visit_Comment(self, comment: cst.Comment) -> None:
+            found.append(comment.value)
+
+    node.visit(Collect())
+    return found
+
+
+def lost_comments(before: cst.CSTNode, after: cst.CSTNode) -> list[str]:
+    """Comments of ``before`` that ``after`` no longer holds (as often as they were lost)."""
+    remaining = _comments(after)
+    lost = []
+    for comment in _comments(before):
+        if comment in remaining:
+            remaining.remove(comment)
+        else:
+            lost.append(comment)
+    return lost
