@@ -22,7 +22,7 @@ import torch
 
 from ringlib import lse as lse_ops
 from ringlib.backends import kernels
-from ringlib.ring import comm
+from ringlib.ring import comm, loop
 from ringlib.ring.sharding import positions
 
 Tensor = torch.Tensor
@@ -113,7 +113,7 @@ class Strategy:
             kk, vv = buf.view(2, *k.shape).unbind(0)
             visit(self.ring.source(step), kk, vv)
 
-        comm.run_forward(self.ring, pending, compute)
+        loop.run_forward(self.ring, pending, compute)
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor):
         acc = torch.float64 if q.dtype == torch.float64 else torch.float32
@@ -160,10 +160,8 @@ class Strategy:
             dos = [do * p.weight for do, p in zip(dos, parts)]
         dq = torch.zeros(q.shape, dtype=acc, device=q.device)
 
-        def grads_for(src: int, kk: Tensor, vv: Tensor):
-            """dq (added in place) and this rank's (dk, dv) for the source's rows."""
-            dk = torch.zeros(kk.shape, dtype=acc, device=q.device)
-            dv = torch.zeros(vv.shape, dtype=acc, device=q.device)
+        def grads_for(src: int, kk: Tensor, vv: Tensor, dk: Tensor, dv: Tensor) -> None:
+            """Add this rank's gradients: dq, and (dk, dv) of the source's rows."""
             for i, part in enumerate(parts):
                 fixed = self._mask(part, src, q.device)
                 if fixed is None:
@@ -178,17 +176,23 @@ class Strategy:
                 dq.index_add_(2, idx, gq.transpose(1, 2).to(acc))
                 dk.index_add_(2, idx, gk.transpose(1, 2).to(acc))
                 dv.index_add_(2, idx, gv.transpose(1, 2).to(acc))
-            return dk, dv
 
         pending = self.ring.post(torch.cat([k.reshape(-1), v.reshape(-1)]), "keys/values")
-        dk, dv = grads_for(self.ring.source(0), k, v)
+        dk = torch.zeros(k.shape, dtype=acc, device=q.device)
+        dv = torch.zeros(v.shape, dtype=acc, device=q.device)
+        grads_for(self.ring.source(0), k, v, dk, dv)
 
-        def contribute(step: int, buf: Tensor) -> Tensor:
+        def contribute(step: int, buf: Tensor, grad: Tensor) -> None:
             kk, vv = buf.view(2, *k.shape).unbind(0)
-            return torch.cat([g.reshape(-1) for g in grads_for(self.ring.source(step), kk, vv)])
+            gk, gv = grad.view(2, *k.shape).unbind(0)
+            grads_for(self.ring.source(step), kk, vv, gk, gv)
 
-        home = comm.run_backward(self.ring, pending, contribute).view(2, *k.shape)
-        return dq.to(q.dtype), (dk + home[0]).to(q.dtype), (dv + home[1]).to(q.dtype)
+        home = loop.run_backward(self.ring, pending, contribute, lambda p: loop.zeros_like_payload(p, acc))
+        home = home.view(2, *k.shape)
+        dk.add_(home[0])
+        dv.add_(home[1])
+        del home
+        return dq.to(q.dtype), dk.to(q.dtype), dv.to(q.dtype)
 
 
 def dist_world(group) -> int:
