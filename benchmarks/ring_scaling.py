@@ -32,7 +32,7 @@ import torch
 import torch.distributed as dist
 
 import ringlib
-from ringlib.ring import comm, strided
+from ringlib.ring import comm, loop, strided
 from ringlib.backends.strided import rows_view
 
 
@@ -93,7 +93,7 @@ def comm_only(pattern, q, causal, layout, group) -> float | None:
         for ranks, size in buffers:
             ring = comm.Ring(ranks, group)
             pending = ring.post(torch.empty(size, dtype=q.dtype, device=q.device), "keys/values")
-            comm.run_forward(ring, pending, lambda step, buf: None)
+            loop.run_forward(ring, pending, lambda step, buf: None)
 
     return timed(run, q.device, 1, 3) if world > 1 else 0.0
 

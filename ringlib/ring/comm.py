@@ -16,7 +16,7 @@ import datetime
 import os
 import zlib
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 import torch.distributed as dist
@@ -154,66 +154,3 @@ class Batch:
 
 def _global(group, rank: int) -> int:
     return rank if group is None or group is dist.group.WORLD else dist.get_global_rank(group, rank)
-
-
-def run_forward(ring: Ring, pending, compute: Callable[[int, Tensor], None]) -> None:
-    """Pass the keys/values around the ring (``pending``: the first transfer, already posted
-    with ``ring.post``/``post_all`` so that it overlaps the local work; the payload is a
-    tensor or a list of tensors); ``compute(step, received)`` runs for steps 1..size-1 while
-    the next transfer is in flight. Two receive buffers are used in turn: the one computed on
-    at step s receives the payload of step s + 2."""
-    spare = None
-    try:
-        for step in range(1, ring.size):
-            current = pending.wait()  # also completes the send of ``spare``
-            if step + 1 < ring.size:
-                ring.recycle(spare)
-                pending = ring.post_all(current, "keys/values")
-            compute(step, current)
-            spare = current
-            current = None
-    finally:
-        ring.spares = []
-
-
-def run_backward(ring: Ring, pending, contribute: Callable[[int, Tensor], Tensor]):
-    """Backward ring: the keys/values travel as in the forward; ``contribute(step, received)``
-    returns this rank's gradient for the received keys/values (same layout, accumulation
-    dtype, new buffers it gives up). Those gradients travel on behind the keys/values, each
-    rank adding its own, and arrive back at their owner after a full turn. Returns the
-    gradient of this rank's own payload summed over the other ranks of the ring.
-
-    Buffers: two for the keys/values (double buffering; dropped before the last gradient
-    transfer), this step's gradient, and the incoming gradient, which is waited for before
-    this step's kernels (so the previous outgoing gradient is freed) and, once added, receives
-    the next step's."""
-    grad_transfer = None
-    spare = None
-    try:
-        for step in range(1, ring.size):
-            current = pending.wait()
-            last = step + 1 == ring.size
-            if not last:
-                ring.recycle(spare)
-                pending = ring.post_all(current, "keys/values")
-            incoming = grad_transfer.wait() if grad_transfer is not None else None
-            grad_transfer = None
-            grad = contribute(step, current)
-            spare = current
-            current = None
-            if last:  # the keys/values are no longer needed: free them before the last exchange
-                spare = pending = None
-                ring.spares = []
-            if incoming is not None:
-                if isinstance(grad, Tensor):
-                    grad.add_(incoming)
-                else:
-                    for g, i in zip(grad, incoming):
-                        g.add_(i)
-                ring.recycle(incoming)
-                incoming = None
-            grad_transfer = ring.post_all(grad, "key/value gradients")
-            grad = None
-        return grad_transfer.wait()
-    finally:
-        ring.spares = []

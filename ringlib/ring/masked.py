@@ -22,7 +22,7 @@ import torch
 
 from ringlib import lse as lse_ops
 from ringlib.backends import kernels
-from ringlib.ring import comm
+from ringlib.ring import comm, loop
 from ringlib.ring.sharding import positions
 
 Tensor = torch.Tensor
@@ -74,6 +74,25 @@ def build(pattern, n: int, heads: int, ordering, world: int, rank: int, layout: 
     return Parts(tuple(out), tuple(pos), causal)
 
 
+TILES = 4
+"""Query rows of a (part, source) are cut into this many tiles (at least ``MIN_TILE`` rows):
+per tile only the key rows some of its queries may attend are gathered, so masks, kernel
+operands and kernel outputs stay a fraction of a shard."""
+MIN_TILE = 128
+
+
+def _scatter_add_(dst: Tensor, rows: Tensor, heads: Tensor, src: Tensor) -> None:
+    """``dst[:, rows, heads] += src`` for ``dst`` ``(b, L, H, d)`` and ``src`` ``(b, Hp, len(rows), d)``."""
+    b, L, H, d = dst.shape
+    flat = rows.unsqueeze(0) * H + heads.unsqueeze(1)  # (Hp, rows)
+    dst.view(b, L * H, d).index_add_(1, flat.flatten(), src.reshape(b, -1, d).to(dst.dtype))
+
+
+def _take(x: Tensor, rows: Tensor, heads: Tensor) -> Tensor:
+    """``x[:, rows, heads]`` of ``(b, L, H, d)`` as ``(b, Hp, len(rows), d)`` (a copy of those rows only)."""
+    return x.index_select(1, rows).index_select(2, heads).transpose(1, 2)
+
+
 class Strategy:
     def __init__(self, parts: Parts, combine: str, group, scale: float, math: bool) -> None:
         self.parts = parts.parts
@@ -86,53 +105,53 @@ class Strategy:
         self.backward_kernel = kernels.math_backward if math else kernels.backward
         self.ring = comm.Ring(range(dist_world(group)), group)
 
-    def _heads(self, x: Tensor, part: Part) -> Tensor:
-        """``(b, L, H, d)`` -> the part's heads as ``(b, Hp, L, d)``."""
-        return x.index_select(2, part.heads.to(x.device)).transpose(1, 2).contiguous()
-
-    def _mask(self, part: Part, src: int, device):
-        """(mask with every empty row opened, rows that really see a key) or None."""
+    def _tiles(self, part: Part, src: int, device):
+        """Per query tile of this rank with a visible key of ``src``: (query rows, key rows,
+        mask with every empty row opened, rows that really see a key)."""
         m = part.blocks[src]
         if m is None:
-            return None
-        m = m.to(device)
-        if part.block > 1:
-            m = m.repeat_interleave(part.block, 0).repeat_interleave(part.block, 1)
-        if self.causal:
-            mine, theirs = self.positions[self.ring.pos].to(device), self.positions[src].to(device)
-            m = m & (theirs.unsqueeze(0) <= mine.unsqueeze(1))
-        ok = m.any(-1)
-        return m | ~ok.unsqueeze(-1), ok
+            return
+        bs = part.block
+        step = max(-(-m.shape[0] // TILES), -(-MIN_TILE // bs))
+        mine, theirs = self.positions[self.ring.pos], self.positions[src]
+        for a in range(0, m.shape[0], step):
+            mt = m[a:a + step]
+            cols = torch.nonzero(mt.any(0)).flatten()
+            if len(cols) == 0:
+                continue
+            rows = torch.arange(a * bs, (a + len(mt)) * bs)
+            keys = (cols.unsqueeze(1) * bs + torch.arange(bs)).flatten()
+            mask = mt[:, cols]
+            if bs > 1:
+                mask = mask.repeat_interleave(bs, 0).repeat_interleave(bs, 1)
+            if self.causal:
+                mask = mask & (theirs[keys].unsqueeze(0) <= mine[rows].unsqueeze(1))
+            ok = mask.any(-1)
+            yield rows.to(device), keys.to(device), (mask | ~ok.unsqueeze(-1)).to(device), ok.to(device)
 
-    def _sources(self, q: Tensor, k: Tensor, v: Tensor, visit) -> None:
+    def _sources(self, k: Tensor, v: Tensor, visit) -> None:
         """``visit(src, k, v)`` for the own shard, then for every shard arriving on the ring."""
-        pending = self.ring.post(torch.cat([k.reshape(-1), v.reshape(-1)]), "keys/values")
+        pending = self.ring.post_all([k, v], "keys/values")
         visit(self.ring.source(0), k, v)
-
-        def compute(step: int, buf: Tensor) -> None:
-            kk, vv = buf.view(2, *k.shape).unbind(0)
-            visit(self.ring.source(step), kk, vv)
-
-        comm.run_forward(self.ring, pending, compute)
+        loop.run_forward(self.ring, pending, lambda step, kv: visit(self.ring.source(step), *kv))
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor):
         acc = torch.float64 if q.dtype == torch.float64 else torch.float32
         b, n, h, d = q.shape
-        qs = [self._heads(q, p) for p in self.parts]
-        acc_o = [torch.zeros(*x.shape, dtype=acc, device=q.device) for x in qs]
-        acc_l = [torch.full(x.shape[:-1], float("-inf"), dtype=acc, device=q.device) for x in qs]
+        acc_o = [torch.zeros(b, len(p.heads), n, d, dtype=acc, device=q.device) for p in self.parts]
+        acc_l = [torch.full((b, len(p.heads), n), float("-inf"), dtype=acc, device=q.device) for p in self.parts]
 
         def visit(src: int, kk: Tensor, vv: Tensor) -> None:
             for i, part in enumerate(self.parts):
-                fixed = self._mask(part, src, q.device)
-                if fixed is None:
-                    continue
-                mask, ok = fixed
-                o, lse = self.forward_kernel(qs[i], self._heads(kk, part), self._heads(vv, part),
-                                             self.scale, False, mask)
-                lse_ops.merge_(acc_o[i], acc_l[i], o * ok.unsqueeze(-1), lse.masked_fill(~ok, float("-inf")))
+                heads = part.heads.to(q.device)
+                for rows, keys, mask, ok in self._tiles(part, src, q.device):
+                    o, lse = self.forward_kernel(_take(q, rows, heads), _take(kk, keys, heads),
+                                                 _take(vv, keys, heads), self.scale, False, mask)
+                    lse_ops.merge_(acc_o[i][:, :, rows[0]:rows[-1] + 1], acc_l[i][:, :, rows[0]:rows[-1] + 1],
+                                   o.mul_(ok.unsqueeze(-1)), lse.masked_fill(~ok, float("-inf")), consume=True)
+                    del o, lse
 
-        self._sources(q, k, v, visit)
+        self._sources(k, v, visit)
         heads = [part.heads.to(q.device) for part in self.parts]
         out = torch.zeros(b, h, n, d, dtype=acc, device=q.device)
         if self.combine == "lse":  # every part's heads are its slots of dimension 1
@@ -147,45 +166,46 @@ class Strategy:
     def backward(self, dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, saved):
         acc = torch.float64 if q.dtype == torch.float64 else torch.float32
         parts = self.parts
-        qs = [self._heads(q, p) for p in parts]
-        dos = [self._heads(dout.to(q.dtype), p) for p in parts]
-        if self.combine == "lse":
-            os_ = [self._heads(out, p) for p in parts]
-            ls = [saved[0].index_select(2, p.heads.to(q.device)).transpose(1, 2) for p in parts]
-        else:
-            os_, ls = saved[:len(parts)], saved[len(parts):]
-            dos = [do * p.weight for do, p in zip(dos, parts)]
+        dout = dout.to(q.dtype)
         dq = torch.zeros(q.shape, dtype=acc, device=q.device)
 
-        def grads_for(src: int, kk: Tensor, vv: Tensor):
-            """dq (added in place) and this rank's (dk, dv) for the source's rows."""
-            dk = torch.zeros(kk.shape, dtype=acc, device=q.device)
-            dv = torch.zeros(vv.shape, dtype=acc, device=q.device)
+        def operands(i: int, part: Part, rows: Tensor, heads: Tensor):
+            """(dO, O, lse) of the part's rows ``rows`` as the kernel takes them."""
+            if self.combine == "lse":
+                return (_take(dout, rows, heads), _take(out, rows, heads),
+                        saved[0].index_select(1, rows).index_select(2, heads).transpose(1, 2))
+            o, lse = saved[i], saved[len(parts) + i]
+            return (_take(dout, rows, heads) * part.weight, o.index_select(2, rows),
+                    lse.index_select(2, rows))
+
+        def grads_for(src: int, kk: Tensor, vv: Tensor, dk: Tensor, dv: Tensor) -> None:
+            """Add this rank's gradients: dq, and (dk, dv) of the source's rows."""
             for i, part in enumerate(parts):
-                fixed = self._mask(part, src, q.device)
-                if fixed is None:
-                    continue
-                mask, ok = fixed
-                do = dos[i] * ok.unsqueeze(-1)  # rows without keys here: no gradient
-                lse = ls[i].masked_fill(~ok, float("inf")).contiguous()
-                gq, gk, gv = self.backward_kernel(do.contiguous(), qs[i], self._heads(kk, part),
-                                                  self._heads(vv, part), os_[i].contiguous(), lse,
-                                                  self.scale, False, mask)
-                idx = part.heads.to(q.device)
-                dq.index_add_(2, idx, gq.transpose(1, 2).to(acc))
-                dk.index_add_(2, idx, gk.transpose(1, 2).to(acc))
-                dv.index_add_(2, idx, gv.transpose(1, 2).to(acc))
-            return dk, dv
+                heads = part.heads.to(q.device)
+                for rows, keys, mask, ok in self._tiles(part, src, q.device):
+                    do, o, lse = operands(i, part, rows, heads)
+                    do = do * ok.unsqueeze(-1)  # rows without keys here: no gradient
+                    lse = lse.masked_fill(~ok, float("inf")).contiguous()
+                    gq, gk, gv = self.backward_kernel(do, _take(q, rows, heads), _take(kk, keys, heads),
+                                                      _take(vv, keys, heads), o, lse, self.scale, False, mask)
+                    _scatter_add_(dq, rows, heads, gq)
+                    _scatter_add_(dk, keys, heads, gk)
+                    _scatter_add_(dv, keys, heads, gv)
+                    del gq, gk, gv
 
-        pending = self.ring.post(torch.cat([k.reshape(-1), v.reshape(-1)]), "keys/values")
-        dk, dv = grads_for(self.ring.source(0), k, v)
+        pending = self.ring.post_all([k, v], "keys/values")
+        dk = torch.zeros(k.shape, dtype=acc, device=q.device)
+        dv = torch.zeros(v.shape, dtype=acc, device=q.device)
+        grads_for(self.ring.source(0), k, v, dk, dv)
 
-        def contribute(step: int, buf: Tensor) -> Tensor:
-            kk, vv = buf.view(2, *k.shape).unbind(0)
-            return torch.cat([g.reshape(-1) for g in grads_for(self.ring.source(step), kk, vv)])
+        def contribute(step: int, kv: list[Tensor], grad: list[Tensor]) -> None:
+            grads_for(self.ring.source(step), *kv, *grad)
 
-        home = comm.run_backward(self.ring, pending, contribute).view(2, *k.shape)
-        return dq.to(q.dtype), (dk + home[0]).to(q.dtype), (dv + home[1]).to(q.dtype)
+        home = loop.run_backward(self.ring, pending, contribute, lambda p: loop.zeros_like_payload(p, acc))
+        dk.add_(home[0])
+        dv.add_(home[1])
+        del home
+        return dq.to(q.dtype), dk.to(q.dtype), dv.to(q.dtype)
 
 
 def dist_world(group) -> int:

@@ -20,7 +20,8 @@ Per kernel call the partial ``(o, lse)`` merges into a float32 accumulator of th
 (``ringlib.lse``). At the end families combine as the plan says ("lse" or weighted "sum").
 Backward recomputes call by call with the fused kernels' backward, fed the merged output
 and log-sum-exp ("lse") or the family's own ("sum"); key/value gradients of remote rows
-travel back around the ring (``comm.run_backward``).
+travel back around the ring (``loop.run_backward``), and each call's backward runs in
+query x key tiles (``_tiles``) so that its kernel outputs stay a fraction of a shard.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from ringlib.backends import kernels
 from ringlib.lse import merge_ as lse_merge_
 from ringlib.backends.strided import gather_index, rows_view
 from ringlib.plan import StridedParts
-from ringlib.ring import comm
+from ringlib.ring import comm, loop
 from ringlib.ring.sharding import chunks, positions
 
 Tensor = torch.Tensor
@@ -231,21 +232,37 @@ def _covers(x: Tensor, view: StridedParts, keys: bool) -> bool:
     return rows_view(x, view, keys).numel() == x.numel()
 
 
-def _adopt(t: Tensor, shape: torch.Size, view: StridedParts, dtype: torch.dtype) -> Tensor | None:
-    """A contiguous tensor of ``shape`` whose family view (keys) is exactly ``t``, sharing
-    its memory (a kernel output laid out like the carrier), or None."""
-    if t.dtype != dtype or t.numel() != shape.numel():
-        return None
-    c = torch.empty(0, dtype=t.dtype, device=t.device)
-    try:
-        c.set_(t.untyped_storage(), t.storage_offset(), shape, torch.empty(shape, device="meta").stride())
-    except RuntimeError:
-        return None
-    r = rows_view(c, view, keys=True)
-    same_strides = all(a == b for a, b, size in zip(r.stride(), t.stride(), t.shape) if size > 1)
-    if r.data_ptr() == t.data_ptr() and r.shape == t.shape and same_strides:
-        return c
-    return None
+BACKWARD_TILES = 4
+"""The backward splits each call's query rows and key rows into this many tiles (of at
+least ``MIN_TILE`` rows): the kernel's dQ/dK/dV then take a fraction of a shard each,
+instead of three shards on top of the gradient accumulators."""
+MIN_TILE = 128
+
+
+def _tiles(call: Call, nq: int, nk: int):
+    """``call`` as query x key tiles with the same result (tiles without a visible key are
+    skipped; a causal call is cut on equal tiles: diagonal causal, below full, above none)."""
+    q0, q1 = call.q_rows[0], nq if call.q_rows[1] is None else call.q_rows[1]
+    k0, k1 = call.k_rows[0], nk if call.k_rows[1] is None else call.k_rows[1]
+    tq = max(MIN_TILE, -(-(q1 - q0) // BACKWARD_TILES))
+    tk = max(MIN_TILE, -(-(k1 - k0) // BACKWARD_TILES))
+    if (q1 - q0 <= tq and k1 - k0 <= tk) or (call.causal and (q1 - q0 != k1 - k0)):
+        yield call
+        return
+    if call.causal:
+        tk = tq
+    for a in range(q0, q1, tq):
+        for c in range(k0, k1, tk):
+            b, e = min(a + tq, q1), min(c + tk, k1)
+            causal = False
+            if call.causal:
+                if c > a:
+                    continue
+                causal = c == a
+            mask = None if call.mask is None else call.mask[a - q0:b - q0, c - k0:e - k0]
+            if mask is not None and not bool(mask.any()):
+                continue
+            yield dataclasses.replace(call, q_rows=(a, b), k_rows=(c, e), causal=causal, mask=mask)
 
 
 def _fix_empty_rows(mask: Tensor | None):
@@ -352,7 +369,7 @@ class Strategy:
                     kk, vv = kv[call.family]
                     merge(call, *self._attend(call, queries(call), _sel(kk, call, call.k_rows),
                                               _sel(vv, call, call.k_rows)))
-            comm.run_forward(ring, first, compute)
+            loop.run_forward(ring, first, compute)
         pending = first = None
         if whole:  # merging into an empty output would copy it exactly
             return out_acc.to(q.dtype), (lse_acc,)
@@ -440,33 +457,27 @@ class Strategy:
         for call in self.s.local:
             f = fams[call.family]
             _, kb, vb = inputs[f.branch][:3]
-            dk, dv = grad_kernel(call, _sel(rows_view(kb, f.view, keys=True), call, call.k_rows),
-                                 _sel(rows_view(vb, f.view, keys=True), call, call.k_rows))
-            gk, gv = grads[f.branch][1:]
-            _sel(rows_view(gk, f.view, keys=True), call, call.k_rows).add_(dk)
-            _sel(rows_view(gv, f.view, keys=True), call, call.k_rows).add_(dv)
+            kf, vf = rows_view(kb, f.view, keys=True), rows_view(vb, f.view, keys=True)
+            gk, gv = (rows_view(g, f.view, keys=True) for g in grads[f.branch][1:])
+            for tile in _tiles(call, f.view.q_count, kf.shape[4]):
+                dk, dv = grad_kernel(tile, _sel(kf, tile, tile.k_rows), _sel(vf, tile, tile.k_rows))
+                _sel(gk, tile, tile.k_rows).add_(dk)
+                _sel(gv, tile, tile.k_rows).add_(dv)
+                del dk, dv
         for ring, plan, first in zip(rings, self.s.rings, pending):
-            def contribute(step: int, bufs: list[Tensor], plan=plan) -> list[Tensor]:
+            def contribute(step: int, bufs: list[Tensor], grad: list[Tensor], plan=plan) -> None:
                 kv = self._unpack(plan, bufs, k)
-                slot = {f: i for i, f in enumerate(plan.families)}
-                grad: list[Tensor | None] = [None] * len(bufs)
+                carriers = self._unpack(plan, grad, k)
                 for call in plan.steps[step - 1]:
                     kk, vv = kv[call.family]
-                    dk, dv = grad_kernel(call, _sel(kk, call, call.k_rows), _sel(vv, call, call.k_rows))
-                    view = fams[call.family].view
-                    for j, d in ((2 * slot[call.family], dk), (2 * slot[call.family] + 1, dv)):
-                        if grad[j] is None:  # the kernel's output is the carrier where the layout allows
-                            grad[j] = _adopt(d, bufs[j].shape, view, acc) if _covers(k, view, keys=True) else None
-                            if grad[j] is not None:
-                                continue
-                            grad[j] = torch.zeros(bufs[j].shape, dtype=acc, device=q.device)
-                        g = rows_view(grad[j], view, keys=True) if _covers(k, view, keys=True) else grad[j]
-                        _sel(g, call, call.k_rows).add_(d)
-                    del dk, dv
-                return [torch.zeros(b.shape, dtype=acc, device=q.device) if g is None else g
-                        for b, g in zip(bufs, grad)]
+                    gk, gv = carriers[call.family]
+                    for tile in _tiles(call, fams[call.family].view.q_count, kk.shape[4]):
+                        dk, dv = grad_kernel(tile, _sel(kk, tile, tile.k_rows), _sel(vv, tile, tile.k_rows))
+                        _sel(gk, tile, tile.k_rows).add_(dk)
+                        _sel(gv, tile, tile.k_rows).add_(dv)
+                        del dk, dv
 
-            home = comm.run_backward(ring, first, contribute)
+            home = loop.run_backward(ring, first, contribute, lambda p: loop.zeros_like_payload(p, acc))
             for f, (dk, dv) in self._unpack(plan, home, k).items():
                 gk, gv = grads[fams[f].branch][1:]
                 rows_view(gk, fams[f].view, keys=True).add_(dk)

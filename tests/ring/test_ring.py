@@ -48,7 +48,7 @@ def test_forward_and_gradients_equal_single_process(spawn, world):
     masked = {label for label, c in cases.items() if c.get("strategy") == "masked"}
     assert masked == {"dilated straddling (masked)", "dilated snake spanning (masked)", "strided keys curve_b",
                       "reference backend", "block sparse softmax", "block sparse per_block_sum",
-                      "block sparse per-head zigzag", "block sparse per-head sum"}
+                      "block sparse per-head zigzag", "block sparse per-head sum", "block sparse tiled"}
     for rank in range(world):
         c = _by_label(results, rank)
         # segments inside a shard: nothing is communicated
@@ -61,6 +61,9 @@ def test_forward_and_gradients_equal_single_process(spawn, world):
         # a quarter of the shard's rows per head travels, one hop inside a pair of ranks
         lse = c["dilated lse"]
         assert lse["sent"] <= 6 * lse["shard_bytes"] // 4
+        # the bytes on the wire are the least the pattern needs (ring.traffic, from its masks)
+        for label in ("dense", "dense zigzag", "dilated lse", "dilated head_groups", "dilated hilbert local"):
+            assert c[label]["sent"] == c[label]["minimum"], (label, c[label]["sent"], c[label]["minimum"])
 
 
 def test_mismatched_inputs_raise_on_every_rank(spawn):

@@ -22,7 +22,7 @@ import torch.distributed as dist
 
 import ringlib
 import ringlib.ring
-from ringlib.ring import comm, sharding, strided
+from ringlib.ring import comm, sharding, strided, traffic
 
 torch.set_num_threads(1)
 SENT = [0]  # bytes this rank has sent through the ring (counted by wrapping Ring.post)
@@ -66,6 +66,10 @@ def exactness(case, group):
                                  layout=layout, backend=case.get("backend", "auto"))
     grads = torch.autograd.grad(out, shards, shard(grad).to(dtype))
     res = {"sent": SENT[0], "shard_bytes": shards[1].numel() * shards[1].element_size()}
+    if n <= 64:  # the least traffic, from n x n masks
+        res["minimum"] = traffic.minimum_bytes(
+            pattern, n, heads, dist.get_world_size(group), batch=batch, head_dim=d, itemsize=shards[1].element_size(),
+            layout=layout, causal=causal, ordering=ordering)[dist.get_rank(group)]
     key = (pattern, n, heads, ordering, dist.get_world_size(group), dist.get_rank(group), layout, causal)
     res["strategy"] = "masked" if (case.get("backend") == "reference" or not ringlib.dispatch.has_plan(pattern)
                                    or strided.build(*key) is None) else "strided"
