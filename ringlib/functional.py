@@ -41,9 +41,16 @@ def attention(
     "sdpa" (strided views + fused kernels) or "flex" (FlexAttention, block-sparse on CUDA).
     """
     world = _world_size(group) if group is not None else 1
-    validate(q, k, v, pattern, causal=causal, scale=scale, dropout_p=dropout_p, backend=backend,
-             world=world)
-    validate_ordering(ordering)
+    try:
+        validate(q, k, v, pattern, causal=causal, scale=scale, dropout_p=dropout_p, backend=backend,
+                 world=world)
+        validate_ordering(ordering)
+    except (TypeError, ValueError) as exc:
+        if world > 1:  # the other ranks stop at once instead of waiting for this one
+            from ringlib.ring.comm import tell_peers
+
+            tell_peers(group, exc)
+        raise
     scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
     if world > 1 or layout != "contiguous":
         from ringlib import ring
