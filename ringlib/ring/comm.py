@@ -93,11 +93,11 @@ def check_inputs(group, fields: dict[str, str], timeout: float) -> None:
     wrong = [name for name in fields if len({r["fields"].get(name) for r in records}) != 1]
     if wrong:
         lines = "; ".join(
-            f"{name}: " + ", ".join(f"{call.name(r)}: {str(rec['fields'].get(name))[:_SHOWN]}"
-                                    for r, rec in enumerate(records))
+            f"{name} (" + ", ".join(f"{call.name(r)}: {str(rec['fields'].get(name))[:_SHOWN]}"
+                                    for r, rec in enumerate(records)) + ")"
             for name in wrong)
         raise ValueError(
-            f"ring attention: ranks disagree on {', '.join(wrong)} ({lines}). Every rank must pass shards "
+            f"ring attention: ranks disagree on {lines}. Every rank must pass shards "
             f"of equal shape, dtype and device type, with the same pattern, causal, scale, dropout_p, "
             f"ordering (a callable must give the same permutations), layout and backend, and all or none "
             f"must need gradients.")
@@ -171,14 +171,15 @@ def _lost(group, peer: int, receiving: bool, what: str, waited: float, limit: fl
           error: BaseException | None) -> RingError:
     call = Call.current(group)
     me, them = call.name(call.rank), call.name(peer)
-    if error is not None and waited < 0.9 * limit:  # not a timeout: the peer's connection broke
+    broken = error is not None and waited < 0.9 * limit  # not a timeout: the peer's connection broke
+    if broken:
         text = (f"{me} lost {them} while {'receiving' if receiving else 'sending'} {what} "
                 f"({_reason(error)})")
     elif receiving:
         text = f"{me} got no {what} from {them} within {limit:g} s"
     else:
         text = f"{me} could not send {what} to {them} within {limit:g} s"
-    return call.lost(peer, text)
+    return call.lost(peer, text, broken)
 
 
 class Ring:

@@ -184,16 +184,17 @@ class Call:
         except Exception:  # pragma: no cover - the store is gone: the others time out
             pass
 
-    def lost(self, peer: int, text: str) -> RingError:
-        """This rank lost ``peer`` (group rank): post it, find the rank that really failed,
-        and return the error to raise."""
+    def lost(self, peer: int, text: str, broken: bool) -> RingError:
+        """This rank lost ``peer`` (group rank; ``broken``: its connection closed, else a
+        timeout): post it, find the rank that really failed, return the error to raise."""
         try:
             self._set({"blames": peer, "text": text}, "fault", self.rank)
             culprit, why = self.culprit(peer)
         except Exception:  # the store is gone as well
             culprit, why = peer, None
         if why is None:
-            why = f"{self.name(culprit)} failed, stalled or left the ring"
+            why = (f"{self.name(culprit)} failed or left the ring (its process ended or its connection broke)"
+                   if broken and culprit == peer else f"{self.name(culprit)} failed, stalled or left the ring")
         return RingError(f"ring attention: {text}; {why}", _global(self.group, culprit))
 
     def culprit(self, peer: int) -> tuple[int, str | None]:
