@@ -119,15 +119,15 @@ class Call:
         """Wait until every key is set or ``deadline`` (monotonic) passes, or ``stop`` is
         set; returns the keys still missing (``[stop]`` when it was set)."""
         pause = 0.001
-        missing = list(keys)
-        while True:
+        while True:  # two store requests a round, one pause of 1 ms doubling up to 50 ms between
             if stop is not None and self.store.check([stop]):
                 return [stop]
-            missing = [k for k in missing if not self.store.check([k])]
-            if not missing or time.monotonic() >= deadline:
-                return missing
+            if self.store.check(keys):
+                return []
+            if time.monotonic() >= deadline:
+                return [k for k in keys if not self.store.check([k])]
             time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-            pause = min(pause * 2, 0.02)
+            pause = min(pause * 2, 0.05)
 
     # -- before the ring -----------------------------------------------------------------
 
