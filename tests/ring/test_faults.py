@@ -24,7 +24,7 @@ def _names_rank_1(case, where):
 
 
 def test_faults_before_the_call_end_every_rank_and_leave_the_group_usable(spawn):
-    ranks = _by_label(spawn(3, "faults before", timeout_s=90, ring_timeout_s=T))
+    ranks = _by_label(spawn(3, "faults before", timeout_s=150, ring_timeout_s=T))
     for r, cases in enumerate(ranks):
         where = f"rank {r}"
         bad_input, stall = cases["bad input"], cases["stall before"]
@@ -56,7 +56,7 @@ def test_faults_before_the_call_end_every_rank_and_leave_the_group_usable(spawn)
 
 @pytest.mark.parametrize("world, scenario", [(2, "hang in ring"), (4, "die in ring")])
 def test_faults_inside_the_ring_end_every_other_rank_naming_the_rank(spawn, world, scenario):
-    ranks = _by_label(spawn(world, scenario, timeout_s=60, ring_timeout_s=T))
+    ranks = _by_label(spawn(world, scenario, timeout_s=150, ring_timeout_s=T))
     assert ranks[1][scenario].get("died", False) == (scenario == "die in ring")
     for r in set(range(world)) - {1}:
         case = ranks[r][scenario]
