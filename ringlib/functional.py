@@ -43,9 +43,16 @@ def attention(
     ``ringlib.dispatch`` says which kernel each runs, ``ringlib.kernel_options`` tunes them.
     """
     world = _world_size(group) if group is not None else 1
-    validate(q, k, v, pattern, causal=causal, scale=scale, dropout_p=dropout_p, backend=backend,
-             world=world)
-    validate_ordering(ordering)
+    try:
+        validate(q, k, v, pattern, causal=causal, scale=scale, dropout_p=dropout_p, backend=backend,
+                 world=world)
+        validate_ordering(ordering)
+    except (TypeError, ValueError) as exc:
+        if world > 1:  # the other ranks stop at once instead of waiting for this one
+            from ringlib.ring.comm import tell_peers
+
+            tell_peers(group, exc)
+        raise
     scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
     route = dispatch.choose(pattern, dispatch.Call.of(q, k, v, world), backend=backend, causal=causal,
                             ordering=ordering, dropout_p=dropout_p, layout=layout)
@@ -96,10 +103,16 @@ def validate(q, k, v, pattern, *, causal, scale, dropout_p, backend, world: int 
         )
     if not isinstance(causal, bool):
         raise TypeError(f"causal must be a bool, got {type(causal).__name__}")
-    if scale is not None and not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
+    if scale is not None and not (_is_number(scale) and math.isfinite(scale) and scale > 0):
         raise ValueError(f"scale must be a positive finite number or None, got {scale!r}")
+    if not _is_number(dropout_p):
+        raise TypeError(f"dropout_p must be a number in [0, 1), got {type(dropout_p).__name__}")
     if not (0.0 <= dropout_p < 1.0):
         raise ValueError(f"dropout_p must be in [0, 1), got {dropout_p!r}")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     pattern.validate(q.shape[1] * world, q.shape[2])
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)

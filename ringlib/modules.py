@@ -58,9 +58,9 @@ class MultiheadDilatedAttention(nn.Module):
                  ordering: Ordering = None, scale: float | None = None, backend: str = "auto",
                  group=None, device=None, dtype=None) -> None:
         super().__init__()
-        if not isinstance(embed_dim, int) or embed_dim < 1:
+        if isinstance(embed_dim, bool) or not isinstance(embed_dim, int) or embed_dim < 1:
             raise ValueError(f"embed_dim must be a positive int, got {embed_dim!r}")
-        if not isinstance(num_heads, int) or num_heads < 1:
+        if isinstance(num_heads, bool) or not isinstance(num_heads, int) or num_heads < 1:
             raise ValueError(f"num_heads must be a positive int, got {num_heads!r}")
         if embed_dim % num_heads:
             raise ValueError(f"embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})")
@@ -82,6 +82,8 @@ class MultiheadDilatedAttention(nn.Module):
         return self.attention.pattern
 
     def forward(self, x: Tensor, *, is_causal: bool = False) -> Tensor:
+        if not isinstance(x, Tensor) or not x.is_floating_point():
+            raise TypeError(f"x must be a floating-point tensor, got {getattr(x, 'dtype', type(x).__name__)}")
         if x.dim() != 3 or x.shape[-1] != self.embed_dim:
             raise ValueError(f"x must have shape (batch, seq, {self.embed_dim}), got {tuple(x.shape)}")
         if not self.batch_first:

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import torch
 
+from ringlib.ring.faults import RingError
 from ringlib.ring.sharding import LAYOUTS, check_layout, gather_sequence, shard_sequence
 
-__all__ = ["attention", "shard_sequence", "gather_sequence", "LAYOUTS"]
+__all__ = ["attention", "shard_sequence", "gather_sequence", "LAYOUTS", "RingError"]
 
 Tensor = torch.Tensor
 
@@ -32,7 +33,10 @@ Tensor = torch.Tensor
 class _RingFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, strategy):
-        out, saved = strategy.forward(q, k, v)
+        from ringlib.ring.comm import inside_ring
+
+        with inside_ring(strategy.group, "inside the ring (forward)"):
+            out, saved = strategy.forward(q, k, v)
         ctx.strategy = strategy
         ctx.save_for_backward(q, k, v, out, *saved)
         return out
@@ -40,7 +44,10 @@ class _RingFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dout):
         q, k, v, out, *saved = ctx.saved_tensors
-        dq, dk, dv = ctx.strategy.backward(dout.contiguous(), q, k, v, out, saved)
+        from ringlib.ring.comm import inside_ring
+
+        with inside_ring(ctx.strategy.group, "inside the ring (backward)"):
+            dq, dk, dv = ctx.strategy.backward(dout.contiguous(), q, k, v, out, saved)
         return dq, dk, dv, None
 
 
@@ -54,30 +61,37 @@ def attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, group, causal: bool =
     import torch.distributed as dist
 
     from ringlib import dispatch, run
+    from ringlib.functional import validate
+    from ringlib.orderings import validate_ordering
     from ringlib.ring import blocks, comm, masked, strided
 
-    check_layout(layout)
     world = 1 if group is None else dist.get_world_size(group)
     if world == 1:  # nothing to exchange: the single-process path
+        check_layout(layout)
         if layout != "contiguous":
             raise ValueError("layout='zigzag' needs a process group of more than one rank")
+        validate(q, k, v, pattern, causal=causal, scale=scale, dropout_p=dropout_p, backend=backend)
+        validate_ordering(ordering)
         scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
         route = dispatch.choose(pattern, dispatch.Call.of(q, k, v), backend=backend, causal=causal,
                                 ordering=ordering, dropout_p=dropout_p)
         return run.local(route, q, k, v, pattern, scale=scale, causal=causal, ordering=ordering,
                          dropout_p=dropout_p)
-    scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
-    ordering_id = ordering if ordering is None or isinstance(ordering, str) else "callable"
-    comm.check_inputs(q, k, v, group, comm.fingerprint(repr(pattern), causal, scale, ordering_id,
-                                                      layout, backend, dropout_p))
+    with comm.before_ring(group):  # this rank's own errors stop the other ranks at once
+        timeout = comm.ring_timeout(group)
+        check_layout(layout)
+        validate(q, k, v, pattern, causal=causal, scale=scale, dropout_p=dropout_p, backend=backend, world=world)
+        validate_ordering(ordering)
+        if layout == "zigzag" and q.shape[1] % 2:
+            raise ValueError(f"layout='zigzag' needs an even shard length, got {q.shape[1]}")
+        scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
+        fields = comm.describe(q, k, v, pattern, causal=causal, scale=scale, ordering=ordering, dropout_p=dropout_p,
+                               backend=backend, layout=layout, n=world * q.shape[1])
+    comm.check_inputs(group, fields, timeout)
     if dropout_p > 0.0:
         raise ValueError("ring attention does not support dropout_p > 0 (pass 0.0, e.g. eval mode)")
     rank = dist.get_rank(group)
-    local_len, heads = q.shape[1], q.shape[2]
-    n = world * local_len
-    if layout == "zigzag" and local_len % 2:
-        raise ValueError(f"layout='zigzag' needs an even shard length, got {local_len}")
-    pattern.validate(n, heads)
+    n, heads = world * q.shape[1], q.shape[2]
     q, k, v = (t.contiguous() for t in (q, k, v))
     key = (pattern, n, heads, ordering, world, rank, layout, causal)
     route = dispatch.choose(pattern, dispatch.Call.of(q, k, v, world), backend=backend, causal=causal,

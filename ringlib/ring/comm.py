@@ -1,19 +1,22 @@
 """Talking to the other ranks: the input check before the ring, and the ring itself.
 
-Every failure ends on every rank with an error within a bounded time instead of a hang:
+Every failure ends on every rank with an error within ``RINGLIB_RING_TIMEOUT`` seconds
+instead of a hang (``ringlib.ring.faults`` says how):
 
-* ``check_inputs`` all-gathers a small metadata vector before any point-to-point traffic, so
-  unequal shard lengths, head counts, dtypes or pattern arguments raise the same
-  ``ValueError`` on all ranks;
-* every receive of the ring is waited on with a timeout (``RINGLIB_RING_TIMEOUT`` seconds,
-  default: the process group's own timeout), so when one rank raises mid-ring the others
-  raise a ``RuntimeError`` naming the peer they were waiting for.
+* ``check_inputs`` meets the other ranks through the group's store before any point-to-point
+  traffic: unequal shapes, dtypes or call arguments raise the same ``ValueError`` on all
+  ranks; a rank that failed before the call (``before_ring``) or never came raises
+  ``RingError`` naming it on all the others;
+* every send and receive of the ring is waited on with the timeout; a failure inside the
+  ring (``inside_ring``), a closed connection or a timeout raises ``RingError`` naming the
+  rank that failed and what it was doing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
-import os
+import time
 import zlib
 from dataclasses import dataclass
 from typing import Sequence
@@ -21,82 +24,167 @@ from typing import Sequence
 import torch
 import torch.distributed as dist
 
+from ringlib.ring.faults import Call, RingError, ring_timeout
+
+__all__ = ["RingError", "ring_timeout", "describe", "check_inputs", "before_ring", "inside_ring", "Ring"]
+
 Tensor = torch.Tensor
-_DTYPES = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
-_FIELDS = ("q length", "k length", "v length", "batch", "heads", "head_dim", "dtype", "device type",
-           "pattern/causal/scale/ordering/layout")
+_SHOWN = 160  # characters of a disagreeing value shown per rank
 
 
-def fingerprint(*values) -> int:
-    """A process-independent hash of the call's non-tensor arguments (``hash`` is salted)."""
-    return zlib.crc32(repr(values).encode())
+def describe(q: Tensor, k: Tensor, v: Tensor, pattern, *, causal: bool, scale: float, ordering,
+             dropout_p: float, backend: str, layout: str, n: int) -> dict[str, str]:
+    """Everything about a call that every rank must agree on, as text: the tensors' shapes,
+    dtypes and device type, the pattern and the arguments; a callable ordering by a hash of
+    the permutations it gives for the segment lengths in use (its identity differs per
+    process), a block-sparse layout by a hash of its blocks."""
+    heads = q.shape[2]
+    return {
+        "q shape": str(tuple(q.shape)), "k shape": str(tuple(k.shape)), "v shape": str(tuple(v.shape)),
+        "dtypes": f"{q.dtype}, {k.dtype}, {v.dtype}", "device type": q.device.type,
+        "pattern": _pattern_text(pattern, n, heads), "causal": repr(causal), "scale": repr(float(scale)),
+        "dropout_p": repr(float(dropout_p)), "ordering": _ordering_text(ordering, pattern, n, heads),
+        "layout": layout, "backend": backend,
+        "gradients": repr(torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v))),
+    }
 
 
-def check_inputs(q: Tensor, k: Tensor, v: Tensor, group, call_fingerprint: int) -> None:
-    """Raise the same ``ValueError`` on every rank when the ranks' inputs disagree."""
-    world = dist.get_world_size(group)
-    meta = torch.tensor([q.shape[1], k.shape[1], v.shape[1], q.shape[0], q.shape[2], q.shape[3],
-                         _DTYPES.index(q.dtype) if q.dtype in _DTYPES else 99,
-                         ("cpu", "cuda").index(q.device.type) if q.device.type in ("cpu", "cuda") else 9,
-                         call_fingerprint], dtype=torch.int64)
-    device = q.device if dist.get_backend(group) == "nccl" else torch.device("cpu")
-    gathered = [torch.empty_like(meta, device=device) for _ in range(world)]
-    dist.all_gather(gathered, meta.to(device), group=group)
-    table = torch.stack([g.cpu() for g in gathered])  # (world, fields)
-    for col, name in enumerate(_FIELDS):
-        values = table[:, col].tolist()
-        if len(set(values)) != 1:
-            shown = [_DTYPES[x] if col == 6 and x < len(_DTYPES) else x for x in values]
-            raise ValueError(
-                f"ring attention: ranks disagree on {name}: {shown} (by rank). Every rank must pass "
-                f"shards of equal length with the same batch, heads, head_dim, dtype and device "
-                f"type, and the same pattern, causal, scale, ordering and layout.")
+def _crc(*chunks: bytes) -> str:
+    value = 0
+    for chunk in chunks:
+        value = zlib.crc32(chunk, value)
+    return f"{value:08x}"
 
 
-def timeout(group) -> datetime.timedelta:
-    env = os.environ.get("RINGLIB_RING_TIMEOUT")
-    if env:
-        return datetime.timedelta(seconds=float(env))
+def _pattern_text(pattern, n: int, heads: int) -> str:
+    if hasattr(pattern, "counts") and hasattr(pattern, "block_size"):  # block-sparse: by its blocks
+        counts = pattern.counts(n // pattern.block_size, heads)
+        return (f"{type(pattern).__name__}(block_size={pattern.block_size}, normalization="
+                f"{pattern.normalization!r}, partial_tail={pattern.partial_tail!r}, layout of shape "
+                f"{tuple(counts.shape)} hashing to {_crc(counts.contiguous().numpy().tobytes())})")
+    text = repr(pattern)
+    if " at 0x" in text:  # holds an object printed by address: describe it by its plan
+        text = f"{type(pattern).__name__} with plan hashing to {_crc(repr(pattern.plan(n, heads)).encode())}"
+    return text
+
+
+def _ordering_text(ordering, pattern, n: int, heads: int) -> str:
+    if ordering is None or isinstance(ordering, str):
+        return repr(ordering)
+    from ringlib.orderings import permutation
+
     try:
-        return dist.distributed_c10d._get_default_timeout(dist.get_backend(group))
-    except Exception:  # pragma: no cover - private helper moved
-        return datetime.timedelta(minutes=10)
+        plan = pattern.plan(n, heads)
+        lengths = sorted({s.length for b in plan.branches for s in b.segmentations})
+    except NotImplementedError:
+        lengths = [n]
+    chunks = []
+    for m in lengths:
+        perm = permutation(ordering, m, torch.device("cpu"))
+        chunks.append(f"{m}:".encode() + (b"identity" if perm is None else perm.cpu().numpy().tobytes()))
+    return f"a callable giving permutations hashing to {_crc(*chunks)} for segment lengths {lengths}"
+
+
+def check_inputs(group, fields: dict[str, str], timeout: float) -> None:
+    """Meet the other ranks (at most ``timeout`` seconds); raise the same ``ValueError`` on
+    every rank when their ``fields`` disagree, ``RingError`` when a rank failed or is missing."""
+    call = Call.begin(group, timeout)
+    records = call.exchange({"fields": fields}, "the ring input check")
+    wrong = [name for name in fields if len({r["fields"].get(name) for r in records}) != 1]
+    if wrong:
+        lines = "; ".join(
+            f"{name} (" + ", ".join(f"{call.name(r)}: {str(rec['fields'].get(name))[:_SHOWN]}"
+                                    for r, rec in enumerate(records)) + ")"
+            for name in wrong)
+        raise ValueError(
+            f"ring attention: ranks disagree on {lines}. Every rank must pass shards "
+            f"of equal shape, dtype and device type, with the same pattern, causal, scale, dropout_p, "
+            f"ordering (a callable must give the same permutations), layout and backend, and all or none "
+            f"must need gradients.")
+
+
+def tell_peers(group, exc: BaseException) -> None:
+    """This rank raises ``exc`` before the ring: tell the others, so they stop at once."""
+    Call.begin(group, 1.0).tell_failure(exc, "before the ring")
+
+
+@contextlib.contextmanager
+def before_ring(group):
+    """Errors raised inside (this rank's own checks) reach the other ranks too."""
+    try:
+        yield
+    except Exception as exc:
+        tell_peers(group, exc)
+        raise
+
+
+@contextlib.contextmanager
+def inside_ring(group, what: str):
+    """Errors raised inside, other than a lost peer, are posted for the other ranks."""
+    try:
+        yield
+    except RingError:
+        raise
+    except Exception as exc:
+        Call.current(group).report(exc, what)
+        raise
+
+
+def _reason(exc: BaseException) -> str:
+    """The first sentence of a backend error, without its source location."""
+    text = str(exc).strip()
+    if text.startswith("[") and "] " in text:
+        text = text.split("] ", 1)[1]
+    return f"{type(exc).__name__}: {text.split('. ')[0]}"
 
 
 @dataclass
 class Transfer:
     """One posted exchange: send to the next rank of the ring, receive from the previous.
-    ``received``: one tensor, or a list of tensors when a list was sent."""
+    ``received``: one tensor, or a list of tensors when a list was sent. ``works``: per
+    posted operation, its work, the peer (group rank) and what it does."""
 
     works: list
     received: Tensor | list[Tensor] | None
-    source: int
     group: object
     what: str
 
     def wait(self) -> Tensor | list[Tensor] | None:
         """Wait for the send and the receive; returns the received payload and drops this
         transfer's references to its buffers (the send buffers may be reused or freed)."""
-        limit = timeout(self.group)
-        for work in self.works:
+        limit = ring_timeout(self.group)
+        start = time.monotonic()
+        for work, peer, receiving in self.works:  # the send and the receive share one deadline
+            left = max(0.001, start + limit - time.monotonic())
             try:
-                ok = work.wait(limit)
+                ok, error = work.wait(datetime.timedelta(seconds=left)), None
             except Exception as exc:  # gloo raises on timeout or a closed peer
-                raise RuntimeError(
-                    f"ring attention: rank {dist.get_rank()} got no {self.what} from rank "
-                    f"{self.source} within {limit.total_seconds():g} s: a peer failed or left the "
-                    f"ring ({type(exc).__name__}: {exc})") from exc
+                ok, error = False, exc
             if ok is False:
-                raise RuntimeError(
-                    f"ring attention: rank {dist.get_rank()} got no {self.what} from rank "
-                    f"{self.source} within {limit.total_seconds():g} s: a peer failed or left the ring")
+                raise _lost(self.group, peer, receiving, self.what, time.monotonic() - start, limit, error) \
+                    from error
         received, self.received, self.works = self.received, None, []
         return received
 
 
+def _lost(group, peer: int, receiving: bool, what: str, waited: float, limit: float,
+          error: BaseException | None) -> RingError:
+    call = Call.current(group)
+    me, them = call.name(call.rank), call.name(peer)
+    broken = error is not None and waited < 0.9 * limit  # not a timeout: the peer's connection broke
+    if broken:
+        text = (f"{me} lost {them} while {'receiving' if receiving else 'sending'} {what} "
+                f"({_reason(error)})")
+    elif receiving:
+        text = f"{me} got no {what} from {them} within {limit:g} s"
+    else:
+        text = f"{me} could not send {what} to {them} within {limit:g} s"
+    return call.lost(peer, text, broken)
+
+
 class Ring:
-    """A cyclic order of global ranks; this rank sends to its successor and receives from its
-    predecessor (contiguous buffers, ``batch_isend_irecv``)."""
+    """A cyclic order of ranks of ``group``; this rank sends to its successor and receives
+    from its predecessor (contiguous buffers)."""
 
     def __init__(self, ranks: Sequence[int], group) -> None:
         self.ranks = tuple(ranks)  # ranks within ``group``
@@ -117,9 +205,22 @@ class Ring:
         where one fits (double buffering), else a new one."""
         send = send.contiguous()
         recv = self._spare_like(send)
-        ops = [dist.P2POp(dist.isend, send, self.next, self.group),
-               dist.P2POp(dist.irecv, recv, self.prev, self.group)]
-        return Transfer(dist.batch_isend_irecv(ops), recv, self.prev, self.group, what)
+        nxt, prev = self.ranks[(self.pos + 1) % self.size], self.ranks[(self.pos - 1) % self.size]
+        if dist.get_backend(self.group) == "nccl":  # NCCL needs the pair posted as one batch
+            works = dist.batch_isend_irecv([dist.P2POp(dist.isend, send, self.next, self.group),
+                                            dist.P2POp(dist.irecv, recv, self.prev, self.group)])
+            peers = [(nxt, False), (prev, True)] if len(works) == 2 else [(prev, True)] * len(works)
+            return Transfer([(w, *p) for w, p in zip(works, peers)], recv, self.group, what)
+        works = []  # one by one, so that a broken connection names its peer
+        for op, tensor, peer, group_peer, receiving in ((dist.isend, send, self.next, nxt, False),
+                                                         (dist.irecv, recv, self.prev, prev, True)):
+            start = time.monotonic()
+            try:
+                works.append((op(tensor, peer, self.group), group_peer, receiving))
+            except Exception as exc:
+                raise _lost(self.group, group_peer, receiving, what, time.monotonic() - start,
+                            ring_timeout(self.group), exc) from exc
+        return Transfer(works, recv, self.group, what)
 
     def post_all(self, sends: Tensor | Sequence[Tensor], what: str) -> "Transfer | Batch":
         """``post`` for a tensor, or for each tensor of a list (a ``Batch``)."""

@@ -80,4 +80,20 @@ def _mid_ring(world):
     return [dict(kind="raise_mid_ring", label="raise mid ring", linger_s=5.0)]
 
 
-CASES = {"exact": _exact, "failures": _failures, "mid_ring": _mid_ring}
+def _faults_before(world):
+    """Faults a group survives (a barrier follows each), then a rank that raises before the call."""
+    cases = [dict(how="bad input"), dict(how="stall before", sleep_s=3.5), dict(how="different orderings"),
+             dict(how="equal orderings"), dict(how="none"), dict(how="raise before")]
+    return [dict(kind="fault", label=c["how"], barrier=c["how"] != "raise before", **c) for c in cases]
+
+
+def _hang_in_ring(world):
+    return [dict(kind="fault", label="hang in ring", how="hang in ring", sleep_s=3.5)]
+
+
+def _die_in_ring(world):
+    return [dict(kind="fault", label="die in ring", how="die in ring")]
+
+
+CASES = {"exact": _exact, "failures": _failures, "mid_ring": _mid_ring, "faults before": _faults_before,
+         "hang in ring": _hang_in_ring, "die in ring": _die_in_ring}

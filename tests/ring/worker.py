@@ -130,6 +130,60 @@ def raise_mid_ring(case, group):
     return {"out": 0.0}
 
 
+def _reversed(m):
+    return list(range(m - 1, -1, -1))
+
+
+def _write(out_dir, rank, results):
+    with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
+        json.dump(results, f)
+
+
+def fault(case, group):
+    """Rank ``case["bad"]`` misbehaves as ``case["how"]`` says; every rank times its call
+    of ``ringlib.attention`` and reports the error it ended with (type, message, the rank
+    it names) or, where it succeeded, the error of its output shard."""
+    rank, world = dist.get_rank(group), dist.get_world_size(group)
+    bad, how = rank == case.get("bad", 1), case["how"]
+    # Dense: one ring through every rank; Dilated: segments of 16 span two ranks' shards
+    pattern = ringlib.Dense() if how in ("hang in ring", "die in ring") else ringlib.Dilated([4, 16], [1, 2])
+    ordering = None
+    q, k, v = _inputs(1, 8 * world, 2, 4, torch.float64, 3)[:3]
+    shards = [sharding.shard_sequence(t, group) for t in (q, k, v)]
+    if how == "bad input" and bad:
+        shards[0] = shards[0][:, :, :1]  # one head instead of two: a local ValueError
+    if how == "stall before" and bad:
+        time.sleep(case["sleep_s"])
+    if how == "raise before" and bad:  # the user's code fails before the call; the process ends
+        _write(case["out_dir"], rank, case["results"] + [{"label": case["label"], "died": True}])
+        os._exit(1)
+    if how in ("different orderings", "equal orderings"):  # two different callables either way
+        ordering = _reversed if rank == 0 else (
+            (lambda m: [*range(1, m), 0]) if how == "different orderings" else (lambda m: list(reversed(range(m)))))
+    if how in ("hang in ring", "die in ring") and bad:
+        posted = [0]
+
+        def misbehave(self, send, what):
+            posted[0] += 1
+            if posted[0] == 2:  # the first ring step has been exchanged
+                if how == "die in ring":
+                    _write(case["out_dir"], rank, case["results"] + [{"label": case["label"], "died": True}])
+                    os._exit(1)
+                time.sleep(case["sleep_s"])
+            return _counting_post(self, send, what)
+
+        comm.Ring.post = misbehave
+    start = time.monotonic()
+    try:
+        out = ringlib.attention(*shards, pattern, group=group, ordering=ordering)
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}", "elapsed": time.monotonic() - start,
+                "failed_rank": getattr(exc, "rank", None)}
+    expected = ringlib.attention(q, k, v, pattern, ordering=ordering)
+    return {"elapsed": time.monotonic() - start,
+            "out": (out - sharding.shard_sequence(expected, group)).abs().max().item()}
+
+
 SCENARIOS = {}
 
 
@@ -152,16 +206,18 @@ def main() -> None:
         if only and case["label"] != only:
             continue
         kind = case.pop("kind", "exactness")
-        label = case.pop("label")
+        label = case["label"] if kind == "fault" else case.pop("label")
+        case.update(out_dir=out_dir, results=results)
         try:
             res = {"kind": kind, "label": label, **globals()[kind](case, dist.group.WORLD)}
         except Exception as exc:  # report, keep going (mismatch cases leave the group usable)
             res = {"kind": kind, "label": label, "error": f"{type(exc).__name__}: {exc}",
                    "trace": traceback.format_exc()[-2000:]}
         results.append(res)
-        with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
-            json.dump(results, f)
-    if not any(r["kind"] == "raise_mid_ring" for r in results):
+        _write(out_dir, rank, results)
+        if case.get("barrier"):  # the group must still work after the fault
+            dist.barrier()
+    if not any(r["kind"] in ("raise_mid_ring", "fault") for r in results):
         dist.destroy_process_group()
     os._exit(0)
 

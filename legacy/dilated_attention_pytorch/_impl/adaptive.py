@@ -179,6 +179,9 @@ class AdaptiveSparsityTrainer:
 def create_adaptive_block_sparse(embed_dim: int, num_heads: int, segment_lengths: List[int] = None,
                                  dilation_rates: List[int] = None, adaptive_config: Optional[AdaptiveConfig] = None,
                                  **kwargs) -> BlockSparseAdaptive:
+    for name, value in (("embed_dim", embed_dim), ("num_heads", num_heads)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
     return BlockSparseAdaptive(segment_lengths or [2048, 4096, 8192], dilation_rates or [1, 2, 4], num_heads,
                                embed_dim // num_heads, adaptive_config, **kwargs)
 

@@ -12,7 +12,7 @@ from torch import nn
 import ringlib
 from ringlib.blocksparse import dilated, global_local, local_window
 
-from .common import core_config, warn_ignored
+from .common import check_heads, core_config, projection_inputs, warn_ignored
 from .configs import SparsePatternConfig
 
 Tensor = torch.Tensor
@@ -141,6 +141,9 @@ class BlockSparseRingDilatedAttentionFixed(nn.Module):
             warn_ignored("BlockSparseRingDilatedAttentionFixed always uses local_window / block 64 / window 256")
         self.dim = dim if dim is not None else kwargs.get("head_dim", 64)
         self.heads = heads if heads is not None else kwargs.get("num_heads", 8)
+        for name, value in (("dim", self.dim), ("heads", self.heads)):  # kept, unused by the pattern
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
         inner = {k: kwargs[k] for k in ("use_gradient_checkpointing", "enable_memory_pool") if k in kwargs}
         if sparsity_ratio is not None:
             inner["sparsity_ratio"] = sparsity_ratio
@@ -235,9 +238,8 @@ class BlockSparseRingMultiheadDilatedAttention(nn.Module):
                  dropout: float = 0.0, bias: bool = True, sparse_config: Optional[SparsePatternConfig] = None,
                  batch_first: bool = True, **kwargs):
         super().__init__()
+        check_heads(embed_dim, num_heads)
         head_dim = embed_dim // num_heads
-        if head_dim * num_heads != embed_dim:
-            raise ValueError(f"embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})")
         self.embed_dim, self.num_heads, self.head_dim = embed_dim, num_heads, head_dim
         self.batch_first, self.dropout = batch_first, dropout
         factory = {k: kwargs[k] for k in ("device", "dtype") if k in kwargs}
@@ -258,6 +260,7 @@ class BlockSparseRingMultiheadDilatedAttention(nn.Module):
 
             warnings.warn("attn_mask is not fully supported by block-sparse attention and is ignored", UserWarning,
                           stacklevel=2)
+        query, key, value = projection_inputs(self.embed_dim, self.q_proj.weight.dtype, query, key, value)
         if not self.batch_first:
             query, key, value = (t.transpose(0, 1) for t in (query, key, value))
         b, n, _ = query.shape

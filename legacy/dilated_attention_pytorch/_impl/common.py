@@ -62,6 +62,49 @@ def core_config(config, dim, heads, segment_lengths, dilation_rates, ring_size, 
             config.dropout)
 
 
+class ArgumentError(ValueError, AssertionError):
+    """A bad argument where dilated_attention_pytorch 0.2 used ``assert``: a ``ValueError``
+    (it survives ``python -O``) that old ``except AssertionError`` handlers still catch."""
+
+
+def check_heads(embed_dim, num_heads, *, names: tuple[str, str] = ("embed_dim", "num_heads"),
+                error: type[ValueError] = ValueError) -> None:
+    """Both positive ints, the first divisible by the second (``error`` for that rule)."""
+    for name, value in zip(names, (embed_dim, num_heads)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if embed_dim % num_heads:
+        raise error(f"{names[0]} ({embed_dim}) must be divisible by {names[1]} ({num_heads})")
+
+
+def check_pairs(segment_lengths, dilation_rates) -> None:
+    """One dilation rate per segment length (an ``assert`` in the old classes)."""
+    if len(segment_lengths) != len(dilation_rates):
+        raise ArgumentError(f"segment_lengths and dilation_rates must have the same length, got "
+                            f"{list(segment_lengths)} and {list(dilation_rates)}")
+
+
+def float_input(name: str, x, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """A floating-point tensor, cast to ``dtype`` where given: every class with parameters
+    casts its input to the parameter dtype; integers are refused."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got {x.dtype}")
+    return x if dtype is None or x.dtype == dtype else x.to(dtype)
+
+
+def projection_inputs(embed_dim: int, dtype: torch.dtype, query, key, value) -> list[torch.Tensor]:
+    """query, key, value of one shape ``(batch, seq, embed_dim)`` (self-attention patterns),
+    cast to the projections' dtype."""
+    tensors = [float_input(name, t, dtype) for name, t in (("query", query), ("key", key), ("value", value))]
+    shapes = [tuple(t.shape) for t in tensors]
+    if tensors[0].dim() != 3 or shapes[0][-1] != embed_dim or len(set(shapes)) != 1:
+        raise ValueError(f"query, key and value must have one shape (batch, seq, embed_dim={embed_dim}), got "
+                         f"{shapes[0]}, {shapes[1]} and {shapes[2]}")
+    return tensors
+
+
 def warn_ignored(what: str) -> None:
     """A preserved legacy quirk silently ignores an argument the caller passed."""
     warnings.warn(f"{what} (as in dilated_attention_pytorch 0.2)", UserWarning, stacklevel=3)

@@ -12,6 +12,8 @@ from torch import nn
 
 import ringlib
 
+from .common import check_heads, projection_inputs
+
 Tensor = torch.Tensor
 
 _IGNORED = dict(block_size=1024, ring_size=None, use_checkpointing=True, model_parallel=False,
@@ -62,8 +64,7 @@ class RingDistributedDilatedAttention(nn.Module):
                  use_flash_attention: bool = True, compile_model: bool = False,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None):
         super().__init__()
-        if embed_dim % num_heads:
-            raise ValueError(f"embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})")
+        check_heads(embed_dim, num_heads)
         head_dim = embed_dim // num_heads
         if head_dim % 8:
             raise ValueError(f"head_dim ({head_dim}) must be divisible by 8")
@@ -89,6 +90,7 @@ class RingDistributedDilatedAttention(nn.Module):
             raise NotImplementedError("attn_mask is not supported; use is_causal or a ringlib pattern")
         core, e = self.attention_core, self.embed_dim
         w, bias = core.qkv_proj.weight, core.qkv_proj.bias
+        query, key, value = projection_inputs(e, w.dtype, query, key, value)
         b, n, _ = query.shape
         shape = (b, n, self.num_heads, self.head_dim)
         q, k, v = (F.linear(x, w[i * e:(i + 1) * e], None if bias is None else bias[i * e:(i + 1) * e]).view(shape)

@@ -11,7 +11,7 @@ from torch import nn
 import ringlib
 from ringlib.compat import StridedKeys, curve_b
 
-from .common import core_config
+from .common import ArgumentError, check_heads, check_pairs, core_config
 
 Tensor = torch.Tensor
 
@@ -38,9 +38,12 @@ class RingDilatedAttentionHilbertOptimizedFixed(ringlib.DilatedAttention):
             use_hilbert = bool(getattr(config, "use_hilbert", False)) or use_hilbert
         if segment_lengths is None or dilation_rates is None:
             raise ValueError("segment_lengths and dilation_rates are required")
-        assert len(segment_lengths) == len(dilation_rates)
+        check_pairs(segment_lengths, dilation_rates)
         dim = dim if dim is not None else kwargs.get("head_dim", 64)
         heads = heads if heads is not None else kwargs.get("num_heads", 8)
+        for name, value in (("dim", dim), ("heads", heads)):  # dim only sets the scale; heads is kept
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
         super().__init__(StridedKeys(segment_lengths, dilation_rates), scale=dim ** -0.5,
                          ordering=curve_b if use_hilbert else None, dropout=dropout)
         self.dim, self.heads = dim, heads
@@ -78,8 +81,8 @@ class RingDilatedAttentionHilbertCoreFixed(ringlib.DilatedAttention):
             config, dim, heads, segment_lengths, dilation_rates, ring_size, dropout)
         segment_lengths = segment_lengths or [2048, 4096, 8192]
         dilation_rates = dilation_rates or [1, 2, 4]
-        assert dim % heads == 0
-        assert len(segment_lengths) == len(dilation_rates)
+        check_heads(dim, heads, names=("dim", "heads"), error=ArgumentError)
+        check_pairs(segment_lengths, dilation_rates)
         super().__init__(ringlib.Dilated(segment_lengths, dilation_rates), ordering="snake" if use_hilbert else None,
                          dropout=dropout)
         self.hilbert_modules = nn.ModuleList(_PatternWeights(dim) for _ in segment_lengths)

@@ -16,8 +16,8 @@ from torch import nn
 import ringlib
 from ringlib.compat import FirstSegment, Regions
 
-from .common import (SnakeIndices, core_config, cuda_if_available, optimal_a, optimal_b, resolve_device,
-                     warn_ignored, world)
+from .common import (ArgumentError, SnakeIndices, check_heads, check_pairs, core_config, cuda_if_available,
+                     float_input, optimal_a, optimal_b, resolve_device, warn_ignored, world)
 
 Tensor = torch.Tensor
 
@@ -34,11 +34,10 @@ def _regions(segment_lengths, dilation_rates) -> ringlib.Pattern:
     return Regions([s for s, _ in kept], [r for _, r in kept])
 
 
-def _check_heads(embed_dim: int, num_heads: int, message: bool) -> None:
-    if message:
-        assert embed_dim % num_heads == 0, f"embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})"
-    else:
-        assert embed_dim % num_heads == 0
+def _check(embed_dim: int, num_heads: int, segment_lengths=(), dilation_rates=()) -> None:
+    """The old asserted checks (``ArgumentError`` is also an ``AssertionError``)."""
+    check_heads(embed_dim, num_heads, error=ArgumentError)
+    check_pairs(segment_lengths, dilation_rates)
 
 
 class _FusedX(ringlib.MultiheadDilatedAttention, SnakeIndices):
@@ -61,10 +60,9 @@ class _FusedX(ringlib.MultiheadDilatedAttention, SnakeIndices):
 
     def _setup_regions(self, embed_dim: int, num_heads: int, segment_lengths, dilation_rates, dropout: float,
                        bias: bool, use_hilbert: bool, device, dtype) -> None:
-        """The REGIONS module of ``RingDilatedAttentionCorrect`` (and ``...HilbertOptimizedCorrect``): checks, device and dtype defaults,
-        snake ordering iff ``use_hilbert``, and the old attributes."""
-        _check_heads(embed_dim, num_heads, message=False)
-        assert len(segment_lengths) == len(dilation_rates)
+        """The REGIONS module of ``RingDilatedAttentionCorrect`` (and ``...HilbertOptimizedCorrect``):
+        checks, device and dtype defaults, snake ordering iff ``use_hilbert``, and the old attributes."""
+        _check(embed_dim, num_heads, segment_lengths, dilation_rates)
         device = resolve_device(device)
         dtype = dtype or optimal_a(device)
         self._setup(embed_dim, num_heads, _regions(segment_lengths, dilation_rates), bias=bias, dropout=dropout,
@@ -86,8 +84,7 @@ class _FusedX(ringlib.MultiheadDilatedAttention, SnakeIndices):
 
     def _forward(self, x: Tensor, *, is_causal: bool, total_seq_len: Optional[int] = None,
                  already_split: bool = False, distributed: bool = True) -> Tensor:
-        if x.dtype != self.param_dtype:
-            x = x.to(self.param_dtype)  # the old classes crashed on a mismatch
+        x = float_input("x", x, self.param_dtype)  # the old classes crashed on a mismatch
         group = None
         if distributed and self.world_size > 1 and self.contract == "SPLIT":
             group = dist.group.WORLD
@@ -98,7 +95,9 @@ class _FusedX(ringlib.MultiheadDilatedAttention, SnakeIndices):
                                      f"({expected})")
             else:
                 n = x.shape[1]
-                assert n % self.world_size == 0, f"sequence length {n} must be divisible by world size"
+                if n % self.world_size:
+                    raise ArgumentError(f"x: sequence length {n} must be divisible by the world size "
+                                        f"{self.world_size}")
                 local = n // self.world_size
                 x = x[:, self.rank * local:(self.rank + 1) * local]
         self.attention.group = group
@@ -146,8 +145,7 @@ class RingDilatedAttentionV3(_FusedX):
     def __init__(self, embed_dim: int, num_heads: int, segment_lengths: List[int], dilation_rates: List[int],
                  dropout: float = 0.0, bias: bool = True, use_hilbert: bool = True,
                  device: Optional[torch.device] = None, dtype: Optional[torch.dtype] = None):
-        _check_heads(embed_dim, num_heads, message=True)
-        assert len(segment_lengths) == len(dilation_rates), "segment_lengths and dilation_rates must match"
+        _check(embed_dim, num_heads, segment_lengths, dilation_rates)
         device = resolve_device(device)
         dtype = dtype or torch.float32
         self._setup(embed_dim, num_heads, FirstSegment(segment_lengths, dilation_rates, variant="v3"), bias=bias,
@@ -163,8 +161,7 @@ class RingDilatedAttentionSDPA(_FusedX):
     def __init__(self, embed_dim: int, num_heads: int, segment_lengths: List[int], dilation_rates: List[int],
                  dropout: float = 0.0, bias: bool = True, device: Optional[torch.device] = None,
                  dtype: Optional[torch.dtype] = None):
-        _check_heads(embed_dim, num_heads, message=False)
-        assert len(segment_lengths) == len(dilation_rates)
+        _check(embed_dim, num_heads, segment_lengths, dilation_rates)
         device = resolve_device(device)
         dtype = dtype or optimal_b(device)
         self._setup(embed_dim, num_heads, FirstSegment(segment_lengths, dilation_rates, variant="sdpa"),
@@ -186,7 +183,7 @@ class RingDilatedAttentionFixedSimple(_FusedX):
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
             raise TypeError(f"dropout must be a float, got {type(dropout).__name__} (this class takes no "
                             "segment_lengths / dilation_rates)")
-        _check_heads(embed_dim, num_heads, message=False)
+        _check(embed_dim, num_heads)
         device = resolve_device(device)
         dtype = dtype or torch.float32
         self._setup(embed_dim, num_heads, ringlib.Dense(), bias=True, dropout=dropout, output_dropout=dropout,
@@ -204,7 +201,7 @@ class RingDilatedAttentionMemoryEfficient(_FusedX):
     def __init__(self, embed_dim: int, num_heads: int, segment_lengths: Optional[List[int]] = None,
                  dilation_rates: Optional[List[int]] = None, dropout: float = 0.0, bias: bool = True,
                  device: Optional[torch.device] = None, dtype: Optional[torch.dtype] = None):
-        _check_heads(embed_dim, num_heads, message=False)
+        _check(embed_dim, num_heads)
         device = resolve_device(device)
         dtype = dtype or torch.float32
         self._setup(embed_dim, num_heads, ringlib.Dense(), bias=bias, dropout=dropout, output_dropout=dropout,
@@ -225,8 +222,7 @@ class RingDilatedAttentionHilbertProper(_FusedX):
     def __init__(self, embed_dim: int, num_heads: int, segment_lengths: List[int], dilation_rates: List[int],
                  dropout: float = 0.0, bias: bool = True, ring_size: Optional[int] = None, use_hilbert: bool = True,
                  device: Optional[torch.device] = None, dtype: Optional[torch.dtype] = None):
-        _check_heads(embed_dim, num_heads, message=True)
-        assert len(segment_lengths) == len(dilation_rates), "segment_lengths and dilation_rates must match"
+        _check(embed_dim, num_heads, segment_lengths, dilation_rates)
         self._setup(embed_dim, num_heads, _regions(segment_lengths, dilation_rates), bias=bias, dropout=dropout,
                     output_dropout=dropout, ordering="snake" if use_hilbert else None, device=device, dtype=dtype,
                     on_device=True)
@@ -287,8 +283,8 @@ class RingDilatedAttentionHilbertCore(_FusedX):
             config, dim, heads, segment_lengths, dilation_rates, ring_size, dropout)
         segment_lengths = segment_lengths or [2048, 4096, 8192]
         dilation_rates = dilation_rates or [1, 2, 4]
-        assert dim % heads == 0
-        assert len(segment_lengths) == len(dilation_rates)
+        check_heads(dim, heads, names=("dim", "heads"), error=ArgumentError)
+        check_pairs(segment_lengths, dilation_rates)
         device = cuda_if_available()
         dtype = optimal_b(device)
         hilbert_core = _HilbertCoreWeights(dim)  # created first: the old parameter order
@@ -329,8 +325,7 @@ class RingDilatedAttentionHilbertOptimizedFixedV2(_FusedX):
                  dropout: float = 0.1, use_hilbert: bool = True, bias: bool = True,
                  device: Optional[torch.device] = None, dtype: Optional[torch.dtype] = None,
                  attention_backend: Optional[str] = None, memory_efficient: bool = True):
-        _check_heads(embed_dim, num_heads, message=False)
-        assert len(segment_lengths) == len(dilation_rates)
+        _check(embed_dim, num_heads, segment_lengths, dilation_rates)
         device = resolve_device(device)
         dtype = dtype or torch.float32
         self._setup(embed_dim, num_heads, ringlib.Dense(), bias=bias, dropout=dropout, output_dropout=dropout,
