@@ -44,6 +44,8 @@ def attention(
     validate(q, k, v, pattern, causal=causal, scale=scale, dropout_p=dropout_p, backend=backend,
              world=world)
     validate_ordering(ordering)
+    if q.shape[1] == 0:  # an empty sequence attends to nothing: empty output, still differentiable
+        return torch.einsum("blhd,bshe->blhe", q, v)
     scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
     if world > 1 or layout != "contiguous":
         from ringlib import ring
@@ -85,8 +87,8 @@ def validate(q, k, v, pattern, *, causal, scale, dropout_p, backend, world: int 
             f"q and k must have the same sequence length for self-attention patterns, got "
             f"{q.shape[1]} and {k.shape[1]}"
         )
-    if q.shape[1] < 1 or q.shape[2] < 1 or q.shape[3] < 1 or q.shape[0] < 1:
-        raise ValueError(f"q must have batch, seq, heads, head_dim >= 1, got {tuple(q.shape)}")
+    if q.shape[2] < 1 or q.shape[3] < 1 or q.shape[0] < 1:
+        raise ValueError(f"q must have batch, heads, head_dim >= 1, got {tuple(q.shape)}")
     if not isinstance(pattern, Pattern):
         raise TypeError(
             f"pattern must be a ringlib pattern (ringlib.Dense(), ringlib.Dilated(...), "
@@ -100,4 +102,5 @@ def validate(q, k, v, pattern, *, causal, scale, dropout_p, backend, world: int 
         raise ValueError(f"dropout_p must be in [0, 1), got {dropout_p!r}")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    pattern.validate(q.shape[1] * world, q.shape[2])
+    if q.shape[1] > 0:
+        pattern.validate(q.shape[1] * world, q.shape[2])

@@ -919,6 +919,8 @@ REMOVED: tuple[Removed, ...] = (
     *(Removed(f"{T}.{n}", r) for n, r in _REMOVED_TOP.items()),
     *(Removed(f"{T}.{m}", r, "module") for m, r in _REMOVED_MODULES.items()),
 )
+from ringlib.registry_infra import ROWS as _ROWS  # noqa: E402 - rows of core/, utils/, kernels/ (issue 16)
+LEGACY_NAMES, REMOVED = (*LEGACY_NAMES, *(r for r in _ROWS if isinstance(r, LegacyName))), tuple(r for r in (*REMOVED, *(r for r in _ROWS if isinstance(r, Removed))) if r.path not in {p for e in _ROWS if isinstance(e, LegacyName) for p in e.paths})
 #: Prefixes of flat module names removed before 0.2 (e.g. ``ring_dilated_attention_hybrid_*``).
 REMOVED_MODULE_PREFIXES: tuple[str, ...] = (
     f"{T}.ring_dilated_attention_hybrid", f"{T}.ring_dilated_attention_v2", f"{T}.improved_",

@@ -6,6 +6,8 @@ import importlib
 
 from ringlib import registry
 
+from .infra_map import INFRA_IMPLEMENTATIONS
+
 _P = "dilated_attention_pytorch._impl."
 
 IMPLEMENTATIONS: dict[str, str] = {
@@ -55,6 +57,7 @@ IMPLEMENTATIONS: dict[str, str] = {
         "get_block_sparse_preset", "BlockSparseVariant")},
 }
 
+IMPLEMENTATIONS.update(INFRA_IMPLEMENTATIONS)  # the core/utils/kernels rows (issue 16)
 
 _RESOLVED: dict[str, object] = {}
 
