@@ -73,6 +73,7 @@ def resolve(key: str):
         home = home_module(key)
         if home is not None and (isinstance(obj, type) or callable(obj)) and obj.__module__.startswith(_P):
             obj.__module__ = home
+            importlib.import_module(home)  # so inspect finds the module (and its __file__)
         _RESOLVED[key] = obj
     return _RESOLVED[key]
 

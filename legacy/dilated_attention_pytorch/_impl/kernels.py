@@ -62,17 +62,22 @@ class HilbertAttentionFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, qkv, scale, hilbert_map, segment_size, dilation_rate, M_padded, M_orig, B, H, D):
-        with torch.enable_grad():
-            leaf = qkv.detach().requires_grad_(True)
-            q, k, v = (t.transpose(1, 2) for t in leaf.unbind(0))
-            out = segment_attention(q, k, v, hilbert_map, segment_size, dilation_rate, scale).transpose(1, 2)
-        ctx.save_for_backward(leaf, out)
-        return out.detach()
+        ctx.save_for_backward(qkv, hilbert_map)
+        ctx.settings = (segment_size, dilation_rate, scale)
+        return HilbertAttentionFunction._run(qkv, hilbert_map, *ctx.settings)
+
+    @staticmethod
+    def _run(qkv, hilbert_map, segment_size, dilation_rate, scale):
+        q, k, v = (t.transpose(1, 2) for t in qkv.unbind(0))
+        return segment_attention(q, k, v, hilbert_map, segment_size, dilation_rate, scale).transpose(1, 2)
 
     @staticmethod
     def backward(ctx, dout):
-        leaf, out = ctx.saved_tensors
-        (grad,) = torch.autograd.grad(out, leaf, dout)
+        qkv, hilbert_map = ctx.saved_tensors
+        with torch.enable_grad():  # recompute, then differentiate the same computation
+            leaf = qkv.detach().requires_grad_(True)
+            out = HilbertAttentionFunction._run(leaf, hilbert_map, *ctx.settings)
+            (grad,) = torch.autograd.grad(out, leaf, dout)
         return grad, None, None, None, None, None, None, None, None, None
 
 
