@@ -17,6 +17,7 @@ import os
 import sys
 import types
 import warnings
+from collections import Counter
 
 from ringlib_legacy import registry
 from ringlib.deprecation import RinglibDeprecationWarning
@@ -111,6 +112,24 @@ class _LegacyModule(types.ModuleType):
         return module_dir(self.__name__, self.__dict__)
 
 
+def _class_source_file(module: str) -> str | None:
+    """The shim source file defining most of the classes whose old home is ``module``.
+
+    Shim classes report their old home as ``__module__`` (pickles, reprs); ``inspect.getsource``
+    looks for the class in ``sys.modules[cls.__module__].__file__``, so that must be the file
+    that defines it (CPython before 3.13 has no ``__firstlineno__``). Where an old module's
+    classes come from two shim files, the other file's classes raise OSError there."""
+    from dilated_attention_pytorch._impl import IMPLEMENTATIONS, home_module
+
+    files = Counter(IMPLEMENTATIONS[e.key].partition(":")[0] for e in _NAMES.get(module, {}).values()
+                    if e.kind in ("class", "dataclass", "enum") and e.key in IMPLEMENTATIONS
+                    and home_module(e.key) == module)
+    if not files:
+        return None
+    best = min(files, key=lambda f: (-files[f], f))
+    return os.path.join(_HERE, *best.split(".")[1:]) + ".py"
+
+
 class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Creates the old module paths listed in the registry; refuses removed ones clearly."""
 
@@ -131,6 +150,9 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         name = module.__name__
         module.__doc__ = f"Deprecated module of dilated_attention_pytorch 0.2 (ringlib shim): {name}."
         module.__all__ = list(module_all(name))
+        source = _class_source_file(name)
+        if source is not None:
+            module.__file__ = source
         if name in _PACKAGES:
             module.__path__ = []
 

@@ -25,7 +25,7 @@ from ringlib_legacy.layout import FLAT_MODULES, MODULE_ALL, ROOT
 from ringlib_legacy.recipe import render_call
 from ringlib_legacy import removed as _removed
 from ringlib_legacy.removed import REMOVED_MODULE_PREFIXES
-from ringlib_legacy.rows import models, ring_base, ring_distributed, ring_hilbert, ring_utils, sparse
+from ringlib_legacy.rows import infra, models, ring_base, ring_distributed, ring_hilbert, ring_utils, sparse
 from ringlib_legacy.schema import (
     REQUIRED,
     Arg,
@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 #: The row modules, in the order of the old package's families.
-ROW_MODULES = (ring_base, ring_hilbert, ring_distributed, ring_utils, sparse, models)
+ROW_MODULES = (ring_base, ring_hilbert, ring_distributed, ring_utils, sparse, models, infra)
 
 _ROWS = tuple(row for module in ROW_MODULES for row in module.ROWS)
 
@@ -61,11 +61,11 @@ for _module in ROW_MODULES:  # names a row module adds to the ``__all__`` of old
     for _package, _names in getattr(_module, "MODULE_ALL", {}).items():
         MODULE_ALL[_package] = (*MODULE_ALL.get(_package, ()), *_names)
 
-#: Old names and modules the shim does not carry over (less those a row module brings back).
-REMOVED: tuple[Removed, ...] = tuple(
-    record for record in _removed.REMOVED
-    if not any(record.path in getattr(module, "RESTORED", ()) for module in ROW_MODULES)
-)
+#: Old names and modules the shim does not carry over: the removal records, less every path a
+#: row provides (a name, or a module that holds one).
+_PROVIDED = {path for row in _ROWS for path in row.paths} | {
+    ".".join(path.split(".")[:i]) for row in _ROWS for path in row.paths for i in range(1, path.count(".") + 1)}
+REMOVED: tuple[Removed, ...] = tuple(record for record in _removed.REMOVED if record.path not in _PROVIDED)
 
 
 def counted() -> tuple[LegacyName, ...]:

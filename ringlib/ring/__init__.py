@@ -61,7 +61,7 @@ def attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, group, causal: bool =
     import torch.distributed as dist
 
     from ringlib import dispatch, run
-    from ringlib.functional import validate
+    from ringlib.validation import validate
     from ringlib.orderings import validate_ordering
     from ringlib.ring import blocks, comm, masked, strided
 

@@ -6,6 +6,8 @@ import importlib
 
 from ringlib_legacy import registry
 
+from .infra_map import INFRA_IMPLEMENTATIONS
+
 _P = "dilated_attention_pytorch._impl."
 
 IMPLEMENTATIONS: dict[str, str] = {
@@ -70,6 +72,7 @@ IMPLEMENTATIONS: dict[str, str] = {
         "get_block_sparse_preset", "BlockSparseVariant")},
 }
 
+IMPLEMENTATIONS.update(INFRA_IMPLEMENTATIONS)  # the core/utils/kernels rows (issue 16)
 
 _RESOLVED: dict[str, object] = {}
 
@@ -85,6 +88,7 @@ def resolve(key: str):
         home = home_module(key)
         if home is not None and (isinstance(obj, type) or callable(obj)) and obj.__module__.startswith(_P):
             obj.__module__ = home
+            importlib.import_module(home)  # so inspect finds the module (and its __file__)
         _RESOLVED[key] = obj
     return _RESOLVED[key]
 

@@ -22,14 +22,22 @@ _ATTENTION: dict[str, type] = {}
 _MULTIHEAD: dict[str, type] = {}
 
 
+def _register(table: dict[str, type], name: str, cls: type) -> None:
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty str, got {name!r}")
+    if not isinstance(cls, type):
+        raise TypeError(f"cls must be a class, got {type(cls).__name__}")
+    table[name] = cls
+
+
 def register_attention(name: str, cls: type) -> None:
     """Make ``create_dilated_attention(name, ...)`` build ``cls(segment_lengths=..., dilation_rates=..., **kwargs)``."""
-    _ATTENTION[name] = cls
+    _register(_ATTENTION, name, cls)
 
 
 def register_multihead_attention(name: str, cls: type) -> None:
     """Make ``create_multihead_dilated_attention(name.removeprefix("multihead_"), ...)`` build ``cls``."""
-    _MULTIHEAD[name] = cls
+    _register(_MULTIHEAD, name, cls)
 
 
 def _known(table: dict[str, type], builtin: tuple[str, ...], attention_type: str, prefix: str = "") -> None:
