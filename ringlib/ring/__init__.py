@@ -9,7 +9,8 @@ concatenated sequence that it holds. Two strategies, tried in the order
 * ``ring.strided``: patterns with a strided plan (Dense, Dilated, the compat patterns) whose
   families either stay inside a shard (no communication) or cover whole shards (only the
   rows remote queries need travel, around rings of the ranks sharing a segment);
-* ``ring.masked``: everything else: full shards around the ring, explicit masks, from the
+* ``ring.masked``: everything else: only the key/value rows remote queries need, exchanged
+  pairwise (``ring.pairwise``), explicit masks, from the
   block layout for block-sparse patterns (``ring.blocks``), otherwise from the pattern's
   reference parts (segments straddling shards, orderings across shards,
   ``backend="reference"``).
@@ -101,6 +102,7 @@ def attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, group, causal: bool =
         strategy = strided.Strategy(schedule, group, scale, math=route.math)
     else:
         use_blocks = "blocks" in route.ring and blocks.applies(pattern, n, world, layout)
-        parts = blocks.build(*key) if use_blocks else masked.build(*key)
-        strategy = masked.Strategy(parts, pattern.combine, group, scale, math=route.math)
+        builder = blocks.build if use_blocks else masked.build
+        strategy = masked.Strategy(lambda r: builder(pattern, n, heads, ordering, world, r, layout, causal),
+                                   pattern.combine, group, scale, math=route.math)
     return _RingFunction.apply(q, k, v, strategy)

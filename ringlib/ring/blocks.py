@@ -57,4 +57,4 @@ def build(pattern, n: int, heads: int, ordering, world: int, rank: int, layout: 
             blocks = restrict(allowed, pos, rank, causal, bs)
             if any(m is not None for m in blocks):
                 parts.append(Part(hs, weight, blocks, bs))
-    return Parts(tuple(parts), tuple(pos), causal)
+    return Parts(tuple(parts), tuple(pos), causal, rank)

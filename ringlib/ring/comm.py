@@ -206,21 +206,33 @@ class Ring:
         send = send.contiguous()
         recv = self._spare_like(send)
         nxt, prev = self.ranks[(self.pos + 1) % self.size], self.ranks[(self.pos - 1) % self.size]
-        if dist.get_backend(self.group) == "nccl":  # NCCL needs the pair posted as one batch
-            works = dist.batch_isend_irecv([dist.P2POp(dist.isend, send, self.next, self.group),
-                                            dist.P2POp(dist.irecv, recv, self.prev, self.group)])
-            peers = [(nxt, False), (prev, True)] if len(works) == 2 else [(prev, True)] * len(works)
-            return Transfer([(w, *p) for w, p in zip(works, peers)], recv, self.group, what)
+        return self.exchange([(send, nxt)], [(recv, prev)], what, received=recv)
+
+    def exchange(self, sends, recvs, what: str, *, received=None, tag: int = 0) -> Transfer:
+        """Post point-to-point transfers: ``sends`` and ``recvs`` are ``(tensor, group rank)``
+        pairs (contiguous tensors, receive buffers filled in place); the ``Transfer``'s
+        ``wait`` returns ``received``. ``tag`` keeps apart transfers between the same two
+        ranks that are in flight at once (the pairwise schedule's rounds)."""
+        if not sends and not recvs:
+            return Transfer([], received, self.group, what)
+        if dist.get_backend(self.group) == "nccl":  # NCCL needs the pairs posted as one batch
+            ops = [dist.P2POp(dist.isend, t, _global(self.group, p), self.group, tag) for t, p in sends] + \
+                  [dist.P2POp(dist.irecv, t, _global(self.group, p), self.group, tag) for t, p in recvs]
+            works = dist.batch_isend_irecv(ops)
+            peers = [(p, False) for _, p in sends] + [(p, True) for _, p in recvs]
+            if len(works) != len(peers):  # one work for the whole batch
+                peers = [peers[-1]] * len(works)
+            return Transfer([(w, *p) for w, p in zip(works, peers)], received, self.group, what)
         works = []  # one by one, so that a broken connection names its peer
-        for op, tensor, peer, group_peer, receiving in ((dist.isend, send, self.next, nxt, False),
-                                                         (dist.irecv, recv, self.prev, prev, True)):
+        ops = [(dist.isend, t, p, False) for t, p in sends] + [(dist.irecv, t, p, True) for t, p in recvs]
+        for op, tensor, group_peer, receiving in ops:
             start = time.monotonic()
             try:
-                works.append((op(tensor, peer, self.group), group_peer, receiving))
+                works.append((op(tensor, _global(self.group, group_peer), self.group, tag), group_peer, receiving))
             except Exception as exc:
                 raise _lost(self.group, group_peer, receiving, what, time.monotonic() - start,
                             ring_timeout(self.group), exc) from exc
-        return Transfer(works, recv, self.group, what)
+        return Transfer(works, received, self.group, what)
 
     def post_all(self, sends: Tensor | Sequence[Tensor], what: str) -> "Transfer | Batch":
         """``post`` for a tensor, or for each tensor of a list (a ``Batch``)."""

@@ -2,8 +2,8 @@
 
 Used where ``ring.strided`` does not apply: patterns without a strided plan (block-sparse
 layouts), segments that straddle shard boundaries, orderings across shards, and
-``backend="reference"``. Every rank's whole key/value shard travels around a ring of all
-ranks; for each part of ``pattern.reference_parts`` and each source shard, this rank's
+``backend="reference"``. Every rank receives from every other rank only the key/value rows
+(per head) its queries may attend (``ring.pairwise``); for each part of ``pattern.reference_parts`` and each source shard, this rank's
 queries attend to the source's keys under the part's mask restricted to (my rows, their
 rows), skipping blocks where the mask is empty. Partial results merge by LSE per part; parts
 combine by their rule ("lse" or weighted "sum"), exactly as the reference backend defines.
@@ -22,7 +22,7 @@ import torch
 
 from ringlib import lse as lse_ops
 from ringlib.backends import kernels
-from ringlib.ring import comm, loop
+from ringlib.ring import comm, pairwise
 from ringlib.ring.sharding import positions
 
 Tensor = torch.Tensor
@@ -44,6 +44,7 @@ class Parts:
     parts: tuple[Part, ...]
     positions: tuple[Tensor, ...]  # global positions of every rank's rows
     causal: bool
+    rank: int  # whose view: the queries are this rank's rows
 
 
 def restrict(allowed: Tensor, pos: list[Tensor], rank: int, causal: bool, block: int) -> tuple[Tensor | None, ...]:
@@ -71,7 +72,7 @@ def build(pattern, n: int, heads: int, ordering, world: int, rank: int, layout: 
         blocks = restrict(part.allowed, pos, rank, causal, 1)
         if any(m is not None for m in blocks):
             out.append(Part(torch.tensor(part.heads, dtype=torch.long), part.weight, blocks))
-    return Parts(tuple(out), tuple(pos), causal)
+    return Parts(tuple(out), tuple(pos), causal, rank)
 
 
 TILES = 4
@@ -94,7 +95,12 @@ def _take(x: Tensor, rows: Tensor, heads: Tensor) -> Tensor:
 
 
 class Strategy:
-    def __init__(self, parts: Parts, combine: str, group, scale: float, math: bool) -> None:
+    """``view(rank)``: the ``Parts`` of that rank's queries (this rank's, and those of the
+    ranks it exchanges with, to know which rows they need)."""
+
+    def __init__(self, view, combine: str, group, scale: float, math: bool) -> None:
+        parts = view(dist_rank(group))
+        self.view = view
         self.parts = parts.parts
         self.positions = parts.positions
         self.causal = parts.causal
@@ -104,6 +110,12 @@ class Strategy:
         self.forward_kernel = kernels.math_forward if math else kernels.forward
         self.backward_kernel = kernels.math_backward if math else kernels.backward
         self.ring = comm.Ring(range(dist_world(group)), group)
+        self._schedule = None
+
+    def schedule(self, k: Tensor) -> pairwise.Schedule:
+        if self._schedule is None:
+            self._schedule = pairwise.Schedule(self.ring, self.view, k.shape[2], k.shape[1], k.device)
+        return self._schedule
 
     def _tiles(self, part: Part, src: int, device):
         """Per query tile of this rank with a visible key of ``src``: (query rows, key rows,
@@ -130,10 +142,11 @@ class Strategy:
             yield rows.to(device), keys.to(device), (mask | ~ok.unsqueeze(-1)).to(device), ok.to(device)
 
     def _sources(self, k: Tensor, v: Tensor, visit) -> None:
-        """``visit(src, k, v)`` for the own shard, then for every shard arriving on the ring."""
-        pending = self.ring.post_all([k, v], "keys/values")
-        visit(self.ring.source(0), k, v)
-        loop.run_forward(self.ring, pending, lambda step, kv: visit(self.ring.source(step), *kv))
+        """``visit(src, rows, [k, v])`` (compacted, see ``pairwise.Rows``) for the own shard,
+        then for the rows every other rank sends."""
+        own = pairwise.Rows.whole(k.shape[1], k.shape[2], k.device)
+        visit(self.ring.pos, own, [t.view(t.shape[0], -1, t.shape[-1]) for t in (k, v)])
+        pairwise.run_forward(self.schedule(k), k, v, visit)
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor):
         acc = torch.float64 if q.dtype == torch.float64 else torch.float32
@@ -141,12 +154,12 @@ class Strategy:
         acc_o = [torch.zeros(b, len(p.heads), n, d, dtype=acc, device=q.device) for p in self.parts]
         acc_l = [torch.full((b, len(p.heads), n), float("-inf"), dtype=acc, device=q.device) for p in self.parts]
 
-        def visit(src: int, kk: Tensor, vv: Tensor) -> None:
+        def visit(src: int, held: pairwise.Rows, kv: list[Tensor]) -> None:
             for i, part in enumerate(self.parts):
                 heads = part.heads.to(q.device)
                 for rows, keys, mask, ok in self._tiles(part, src, q.device):
-                    o, lse = self.forward_kernel(_take(q, rows, heads), _take(kk, keys, heads),
-                                                 _take(vv, keys, heads), self.scale, False, mask)
+                    o, lse = self.forward_kernel(_take(q, rows, heads), held.take(kv[0], keys, heads),
+                                                 held.take(kv[1], keys, heads), self.scale, False, mask)
                     lse_ops.merge_(acc_o[i][:, :, rows[0]:rows[-1] + 1], acc_l[i][:, :, rows[0]:rows[-1] + 1],
                                    o.mul_(ok.unsqueeze(-1)), lse.masked_fill(~ok, float("-inf")), consume=True)
                     del o, lse
@@ -178,34 +191,35 @@ class Strategy:
             return (_take(dout, rows, heads) * part.weight, o.index_select(2, rows),
                     lse.index_select(2, rows))
 
-        def grads_for(src: int, kk: Tensor, vv: Tensor, dk: Tensor, dv: Tensor) -> None:
-            """Add this rank's gradients: dq, and (dk, dv) of the source's rows."""
+        def grads_for(src: int, held: pairwise.Rows, kv: list[Tensor], dkv: list[Tensor]) -> None:
+            """Add this rank's gradients: dq, and (dk, dv) of the source's held rows."""
             for i, part in enumerate(parts):
                 heads = part.heads.to(q.device)
                 for rows, keys, mask, ok in self._tiles(part, src, q.device):
                     do, o, lse = operands(i, part, rows, heads)
                     do = do * ok.unsqueeze(-1)  # rows without keys here: no gradient
                     lse = lse.masked_fill(~ok, float("inf")).contiguous()
-                    gq, gk, gv = self.backward_kernel(do, _take(q, rows, heads), _take(kk, keys, heads),
-                                                      _take(vv, keys, heads), o, lse, self.scale, False, mask)
+                    gq, gk, gv = self.backward_kernel(do, _take(q, rows, heads), held.take(kv[0], keys, heads),
+                                                      held.take(kv[1], keys, heads), o, lse, self.scale, False, mask)
                     _scatter_add_(dq, rows, heads, gq)
-                    _scatter_add_(dk, keys, heads, gk)
-                    _scatter_add_(dv, keys, heads, gv)
+                    held.add_(dkv[0], keys, heads, gk)
+                    held.add_(dkv[1], keys, heads, gv)
                     del gq, gk, gv
 
-        pending = self.ring.post_all([k, v], "keys/values")
+        b, L, H, d = k.shape
         dk = torch.zeros(k.shape, dtype=acc, device=q.device)
         dv = torch.zeros(v.shape, dtype=acc, device=q.device)
-        grads_for(self.ring.source(0), k, v, dk, dv)
-
-        def contribute(step: int, kv: list[Tensor], grad: list[Tensor]) -> None:
-            grads_for(self.ring.source(step), *kv, *grad)
-
-        home = loop.run_backward(self.ring, pending, contribute, lambda p: loop.zeros_like_payload(p, acc))
-        dk.add_(home[0])
-        dv.add_(home[1])
-        del home
+        own = pairwise.Rows.whole(L, H, k.device)
+        grads_for(self.ring.pos, own, [k.view(b, L * H, d), v.view(b, L * H, d)], [dk.view(b, L * H, d), dv.view(b, L * H, d)])
+        pairwise.run_backward(self.schedule(k), k, v, dk, dv, acc,
+                              lambda src, held, kv, dkv: grads_for(src, held, kv, dkv))
         return dq.to(q.dtype), dk.to(q.dtype), dv.to(q.dtype)
+
+
+def dist_rank(group) -> int:
+    import torch.distributed as dist
+
+    return dist.get_rank(group)
 
 
 def dist_world(group) -> int:

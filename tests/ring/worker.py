@@ -25,16 +25,16 @@ import ringlib.ring
 from ringlib.ring import comm, sharding, strided, traffic
 
 torch.set_num_threads(1)
-SENT = [0]  # bytes this rank has sent through the ring (counted by wrapping Ring.post)
-_post = comm.Ring.post
+SENT = [0]  # bytes this rank has sent through the ring (counted by wrapping Ring.exchange)
+_post, _exchange = comm.Ring.post, comm.Ring.exchange
 
 
-def _counting_post(self, send, what):
-    SENT[0] += send.numel() * send.element_size()
-    return _post(self, send, what)
+def _counting_exchange(self, sends, recvs, what, **kw):
+    SENT[0] += sum(t.numel() * t.element_size() for t, _ in sends)
+    return _exchange(self, sends, recvs, what, **kw)
 
 
-comm.Ring.post = _counting_post
+comm.Ring.exchange = _counting_exchange
 
 
 def _inputs(batch, n, heads, d, dtype, seed):
@@ -170,7 +170,7 @@ def fault(case, group):
                     _write(case["out_dir"], rank, case["results"] + [{"label": case["label"], "died": True}])
                     os._exit(1)
                 time.sleep(case["sleep_s"])
-            return _counting_post(self, send, what)
+            return _post(self, send, what)
 
         comm.Ring.post = misbehave
     start = time.monotonic()
