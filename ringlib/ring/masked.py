@@ -3,8 +3,8 @@
 Used where ``ring.strided`` does not apply: patterns without a strided plan (block-sparse
 layouts), segments that straddle shard boundaries, orderings across shards, and
 ``backend="reference"``. Every rank receives from every other rank only the key/value rows
-(per head) its queries may attend (``ring.pairwise``); for each part of ``pattern.reference_parts`` and each source shard, this rank's
-queries attend to the source's keys under the part's mask restricted to (my rows, their
+(per head) its queries may attend (``ring.pairwise``); for each part of
+``pattern.reference_parts`` and each source shard, this rank's queries attend to the source's keys under the part's mask restricted to (my rows, their
 rows), skipping blocks where the mask is empty. Partial results merge by LSE per part; parts
 combine by their rule ("lse" or weighted "sum"), exactly as the reference backend defines.
 
