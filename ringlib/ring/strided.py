@@ -355,20 +355,33 @@ class Strategy:
             return _sel(rows_view(qb, fams[call.family].view, keys=False), call, call.q_rows)
 
         rings = [comm.Ring(r.ranks, self.group) for r in self.s.rings]
-        pending = [ring.post_all(self._payload(r, k, v), "keys/values") for ring, r in zip(rings, self.s.rings)]
+        # a ring's first transfer is posted when the ring before it is on its last step (the
+        # first ring's before the local work): one receive buffer of a later ring at a time
+        pending = [None] * len(rings)
+
+        def start(i: int) -> None:
+            if i < len(rings) and pending[i] is None:
+                pending[i] = rings[i].post_all(self._payload(self.s.rings[i], k, v), "keys/values")
+
+        start(0)
         for call in self.s.local:
             _, kb, vb = inputs[fams[call.family].branch]
             view = fams[call.family].view
             merge(call, *self._attend(call, queries(call),
                                       _sel(rows_view(kb, view, keys=True), call, call.k_rows),
                                       _sel(rows_view(vb, view, keys=True), call, call.k_rows)))
-        for ring, plan, first in zip(rings, self.s.rings, pending):
-            def compute(step: int, buf: Tensor, plan=plan) -> None:
+        for i, (ring, plan) in enumerate(zip(rings, self.s.rings)):
+            start(i)
+
+            def compute(step: int, buf: Tensor, plan=plan, ring=ring, i=i) -> None:
+                if step + 1 == ring.size:
+                    start(i + 1)
                 kv = self._unpack(plan, buf, k)
                 for call in plan.steps[step - 1]:
                     kk, vv = kv[call.family]
                     merge(call, *self._attend(call, queries(call), _sel(kk, call, call.k_rows),
                                               _sel(vv, call, call.k_rows)))
+            first, pending[i] = pending[i], False
             loop.run_forward(ring, first, compute)
         pending = first = None
         if whole:  # merging into an empty output would copy it exactly
