@@ -10,11 +10,13 @@ never used, separate q/k/v projections where the replacement has a fused one. Ea
     load_legacy_state_dict(model, torch.load("old.pt"), "RingAttentionWrapper")
 
 The load is strict after the map: a key the map does not account for is an error, never
-silently dropped. Torch is imported only when a checkpoint is mapped.
+silently dropped. This module imports no torch (the registry stays light): the
+checkpoint's tensors come with it.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Mapping
 
 from ringlib_legacy.schema import KeyMap, LegacyName
@@ -53,8 +55,7 @@ def map_state_dict(state_dict: Mapping[str, Any], rules: KeyMap, *, name: str = 
         missing = [k for k in fused.sources if k not in out]
         if missing:
             raise CheckpointError(f"{name} checkpoint lacks {missing} (needed for {fused.target})")
-        import torch
-
+        torch = sys.modules["torch"]  # loaded already: the checkpoint holds its tensors
         out[fused.target] = torch.cat([out.pop(k) for k in fused.sources], dim=fused.dim)
     renamed: dict[str, Any] = {}
     for key, value in out.items():

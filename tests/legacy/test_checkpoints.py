@@ -108,3 +108,12 @@ def test_a_checkpoint_key_the_map_does_not_know_fails_loudly():
 def test_a_name_without_state_is_named_in_the_error():
     with pytest.raises(CheckpointError, match="no entry with a checkpoint key map"):
         load_legacy_state_dict(torch.nn.Linear(1, 1), {}, "RingDilatedAttentionHilbertOptimizedFixed")
+
+
+def test_fused_projection_rule_concatenates_in_order():
+    from ringlib_legacy.schema import Concat, KeyMap
+
+    q, k, v = (torch.full((2, 3), float(i)) for i in range(3))
+    rules = KeyMap(concat=(Concat(("q.weight", "k.weight", "v.weight"), "qkv.weight"),), rename={"qkv.": "attn.qkv."})
+    mapped = map_state_dict({"q.weight": q, "k.weight": k, "v.weight": v}, rules)
+    assert list(mapped) == ["attn.qkv.weight"] and torch.equal(mapped["attn.qkv.weight"], torch.cat([q, k, v]))
