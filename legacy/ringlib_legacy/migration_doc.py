@@ -11,7 +11,7 @@ import sys
 
 from ringlib_legacy import registry
 from ringlib_legacy.recipe import Unsafe, render_call
-from ringlib_legacy.schema import SEMANTICS, LegacyName, Param, is_required
+from ringlib_legacy.schema import SEMANTICS, KeyMap, LegacyName, Param, is_required
 
 GUIDE = """\
 # Migrating from dilated_attention_pytorch 0.2 to ringlib
@@ -27,7 +27,8 @@ do not edit by hand. `ringlib list NAME` prints one entry of it.*
    `dilated_attention_pytorch.ring.hilbert.ring_dilated_attention_hilbert_proper` and the flat
    paths of the earlier layout). Each use of an old name emits one `RinglibDeprecationWarning`
    (a `FutureWarning`) at your line; `-W error::FutureWarning` turns it into an error in CI.
-   Old checkpoints load. "preserve" names give the numbers the old class computed; "intended"
+   Old checkpoints load into the shim classes as they are; into the replacements through
+   `ringlib_legacy.checkpoints.load_legacy_state_dict(module, state_dict, "OldName")` (table below). "preserve" names give the numbers the old class computed; "intended"
    names, whose old code crashed or did not compute attention, give the correct semantics.
    Causal masking is token-correct everywhere (the old causal leaks are listed below).
 3. **Rewrite.** `ringlib migrate src/ --diff` shows the changes, `ringlib migrate src/` applies
@@ -65,6 +66,24 @@ def argument_map(entry: LegacyName, semantics: str) -> str:
         return f"{rewrite.target}(...{', ' + rewrite.pattern + '(...)' if rewrite.pattern else ''})"
 
 
+def _rules(rules: KeyMap) -> str:
+    parts = [f"`{old}*` -> `{new}*`" if new else f"strip `{old}`" for old, new in rules.rename]
+    parts += [f"drop unused `{prefix}*`" for prefix in rules.drop]
+    parts += [f"`{c.target}` = cat({', '.join(f'`{k}`' for k in c.sources)})" for c in rules.concat]
+    return "; ".join(parts) or "keys as they are"
+
+
+def checkpoint_cells(entry: LegacyName) -> tuple[str, str, str]:
+    """``(key map, loads, numbers equal)`` of an entry with a checkpoint key map, as measured by
+    tests/legacy/test_checkpoints.py (strict load; bit-identical float32 outputs)."""
+    rules = entry.checkpoint
+    if rules is None:
+        raise ValueError(f"{entry.name} has no checkpoint key map")
+    if not rules.loads:
+        return "-", f"no: {rules.reason}", "-"
+    return _rules(rules), "yes", "yes (bitwise)" if rules.equal else f"no: {rules.reason}"
+
+
 def entry_text(entry: LegacyName, level: int = 3) -> list[str]:
     """The whole entry as Markdown lines: replacement, paths, arguments, rewrites, divergences."""
     lines = [f"{'#' * level} `{entry.name}`", "", f"Replacement: `{entry.replacement}`", "",
@@ -81,6 +100,11 @@ def entry_text(entry: LegacyName, level: int = 3) -> list[str]:
             lines.append(f"* `--semantics {mode}` ({_cell(auto)}): `{_cell(argument_map(entry, mode))}`")
     if entry.rewrites:
         lines.append("")
+    if entry.checkpoint is not None:
+        rules, loads, equal = checkpoint_cells(entry)
+        lines += [f"Old checkpoints: `ringlib_legacy.checkpoints.load_legacy_state_dict(module, state_dict, "
+                  f"{entry.key!r})` into what the preserve rewrite builds; key map: {_cell(rules)}; loads: "
+                  f"{_cell(loads)}; numbers equal: {_cell(equal)}.", ""]
     if entry.divergences:
         lines += ["| difference from the old code | measured | applies to |", "|---|---|---|"]
         lines += [f"| {_cell(d.what)} | {_cell(d.measured)} | "
@@ -99,7 +123,17 @@ def render() -> str:
     lines += ["", "## Per name", ""]
     for entry in registry.counted():
         lines += entry_text(entry)
-    lines += ["## Companion objects", "", "| old name | kind | policy | replacement | paths |", "|---|---|---|---|---|"]
+    lines += ["## Old checkpoints", "",
+              "`ringlib_legacy.checkpoints.load_legacy_state_dict(module, state_dict, \"OldName\")` loads an old "
+              "class's `state_dict` into the module its preserve rewrite builds, strictly, through the key map of "
+              "the registry. Measured by `tests/legacy/test_checkpoints.py` (float32, same input).", "",
+              "| old class | replacement | key map | checkpoint loads | numbers equal |", "|---|---|---|---|---|"]
+    for entry in registry.LEGACY_NAMES:
+        if entry.checkpoint is not None:
+            rules, loads, equal = checkpoint_cells(entry)
+            lines.append(f"| `{entry.name}` ({entry.numerics}) | `{_cell(entry.rewrites['preserve'].target)}` | "
+                         f"{_cell(rules)} | {_cell(loads)} | {_cell(equal)} |")
+    lines += ["", "## Companion objects", "", "| old name | kind | policy | replacement | paths |", "|---|---|---|---|---|"]
     for entry in registry.LEGACY_NAMES:
         if not entry.counted:
             lines.append(f"| `{entry.name}` | {entry.kind} | {entry.numerics} | "

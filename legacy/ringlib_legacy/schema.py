@@ -114,6 +114,46 @@ class Divergence:
 
 
 @dataclass(frozen=True)
+class Concat:
+    """Old keys joined (``torch.cat`` along ``dim``) into one new key: separate q/k/v
+    projections into a fused ``qkv_proj``."""
+
+    sources: tuple[str, ...]
+    target: str
+    dim: int = 0
+
+
+@dataclass(frozen=True)
+class KeyMap:
+    """How an old checkpoint (``state_dict``) becomes the rewrite target's, as rules applied in order.
+
+    ``rename``: ``(old prefix, new prefix)`` pairs; a new prefix ``""`` strips the old one.
+    ``drop``: prefixes of old keys the old class stored but never used in its forward (dropping
+    them changes no number). ``concat``: fused projections. ``loads`` / ``equal``: what the
+    checkpoint test measures (strict load of the mapped keys; bit-identical float32 outputs);
+    False with ``reason`` where it cannot hold (the codemod's rewrite of such a name is unsafe).
+    ``ringlib_legacy.checkpoints.load_legacy_state_dict`` applies it.
+    """
+
+    rename: tuple[tuple[str, str], ...] = ()
+    drop: tuple[str, ...] = ()
+    concat: tuple[Concat, ...] = ()
+    loads: bool = True
+    equal: bool = True
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.rename, dict):  # rows may write the renames as a dict
+            object.__setattr__(self, "rename", tuple(self.rename.items()))
+        if (not self.loads or not self.equal) and not self.reason:
+            raise ValueError("KeyMap: loads=False or equal=False needs a reason")
+
+
+#: The key map of a class whose checkpoint keys are the rewrite target's as they are.
+SAME_KEYS = KeyMap()
+
+
+@dataclass(frozen=True)
 class LegacyName:
     """One public object of the old package.
 
@@ -122,7 +162,8 @@ class LegacyName:
     canonical call per ``--semantics`` mode; a row that gives only "preserve" uses it for
     "intended" too. ``key`` (default: ``name``) tells apart two objects of one name.
     ``counted``: one of the 24 names of the migration (False for companions: configs,
-    factories, helpers, modules).
+    factories, helpers, modules). ``checkpoint``: how the old class's ``state_dict`` loads into
+    the preserve rewrite's module (None: the class holds no state).
     """
 
     name: str
@@ -137,6 +178,7 @@ class LegacyName:
     divergences: tuple[Divergence, ...] = ()
     counted: bool = True
     key: str = ""
+    checkpoint: KeyMap | None = None
 
     def __post_init__(self) -> None:
         if not self.key:
@@ -150,7 +192,9 @@ class LegacyName:
         return (
             f"{self.name} is deprecated: use {self.replacement} "
             f"(numerics: {self.numerics}, {self.profile}). "
-            f"Run `ringlib migrate` to rewrite your code; `ringlib list {self.key}` prints the whole entry."
+            f"Run `ringlib migrate` to rewrite your code; `ringlib list {self.key}` prints the whole entry"
+            + (" and how old checkpoints load (ringlib_legacy.checkpoints.load_legacy_state_dict)."
+               if self.checkpoint is not None else ".")
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ringlib_legacy.schema import Divergence
+from ringlib_legacy.schema import Divergence, KeyMap
 
 #: Why the rewrite of an x -> x class is not automatic.
 X_FORWARD = (
@@ -47,4 +47,22 @@ BLOCK_SUM_INTENDED = Divergence(
     measured="vs row-softmax masked attention: 0.99 local_window, 1.90 dilated_sparse, 1.87 global_local "
     "(seq 1024, H=8, D=32, bs 128); golden config (dilated_sparse, bs 64) 2.01",
     applies="intended",
+)
+
+# Checkpoints that cannot become the replacement's (``KeyMap`` with the measured reason).
+CORE_OUTSIDE = KeyMap(
+    loads=False,
+    reason="the replacement ringlib.DilatedAttention holds no parameters; the old attention_core.* "
+    "projections and LayerNorms wrap it: keep the shim class or put your own nn.Linear/nn.LayerNorm around it",
+)
+PROJECTIONS_OUTSIDE = KeyMap(
+    loads=False,
+    reason="the replacement ringlib.DilatedAttention holds no parameters; the old q_proj/k_proj/v_proj/out_proj "
+    "act on separate query/key/value inputs: keep the shim class or put your own nn.Linear layers around it",
+)
+ADAPTIVE_SELECTION = KeyMap(
+    equal=False,
+    reason="same keys, other layout: ringlib.AdaptiveBlockSparseAttention picks top-k key blocks per sample "
+    "from the scorer's logits; the old class kept blocks by a batch-shared soft threshold "
+    "(0.9 top-k one-hot + 0.1 softmax, mean over the batch > 0.1), so the kept blocks differ",
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ringlib_legacy.schema import Arg, Divergence, LegacyName, Param, Rewrite
+from ringlib_legacy.schema import Arg, Divergence, KeyMap, LegacyName, Param, Rewrite, SAME_KEYS
 from ringlib_legacy.rows.common import (
     DTYPE_CAST,
     FIRST_SEGMENT_INTENDED,
@@ -15,6 +15,7 @@ from ringlib_legacy.rows.common import (
 ROWS: tuple[LegacyName, ...] = (
     LegacyName(
         name="RingDilatedAttentionCorrect",
+        checkpoint=SAME_KEYS,
         kind="class",
         family="ring/base",
         numerics="preserve",
@@ -113,6 +114,7 @@ ROWS: tuple[LegacyName, ...] = (
     ),
     LegacyName(
         name="RingAttentionWrapper",
+        checkpoint=KeyMap(rename={"attention.": ""}),
         kind="class",
         family="ring/base",
         numerics="preserve",
@@ -190,6 +192,7 @@ ROWS: tuple[LegacyName, ...] = (
     ),
     LegacyName(
         name="RingDilatedAttentionV3",
+        checkpoint=SAME_KEYS,
         kind="class",
         family="ring/base",
         numerics="preserve",
@@ -268,6 +271,7 @@ ROWS: tuple[LegacyName, ...] = (
     ),
     LegacyName(
         name="RingDilatedAttentionSDPA",
+        checkpoint=SAME_KEYS,
         kind="class",
         family="ring/base",
         numerics="preserve",
@@ -347,6 +351,7 @@ ROWS: tuple[LegacyName, ...] = (
     ),
     LegacyName(
         name="RingDilatedAttentionFixedSimple",
+        checkpoint=SAME_KEYS,
         kind="class",
         family="ring/base",
         numerics="preserve",
@@ -392,6 +397,7 @@ ROWS: tuple[LegacyName, ...] = (
     ),
     LegacyName(
         name="RingDilatedAttentionMemoryEfficient",
+        checkpoint=SAME_KEYS,
         kind="class",
         family="ring/base",
         numerics="preserve",

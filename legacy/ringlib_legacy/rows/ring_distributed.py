@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from ringlib_legacy.schema import Arg, Divergence, LegacyName, Param, Rewrite
+from ringlib_legacy.rows.common import CORE_OUTSIDE
 
 ROWS: tuple[LegacyName, ...] = (
     LegacyName(
         name="RingDistributedDilatedAttention",
+        checkpoint=CORE_OUTSIDE,
         kind="class",
         family="ring/distributed",
         numerics="intended",

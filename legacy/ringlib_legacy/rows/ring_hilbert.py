@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from ringlib_legacy.schema import Arg, Divergence, LegacyName, Param, Rewrite
+from ringlib_legacy.schema import Arg, Divergence, KeyMap, LegacyName, Param, Rewrite, SAME_KEYS
 from ringlib_legacy.rows.common import DTYPE_CAST, NO_BACKWARD, QKV_FORWARD, REGIONS_INTENDED, X_FORWARD
 
 ROWS: tuple[LegacyName, ...] = (
     LegacyName(
         name="RingDilatedAttentionHilbertProper",
+        checkpoint=SAME_KEYS,
         kind="class",
         family="ring/hilbert",
         numerics="preserve",
@@ -99,6 +100,7 @@ ROWS: tuple[LegacyName, ...] = (
     ),
     LegacyName(
         name="RingDilatedAttentionHilbertGPUOptimized",
+        checkpoint=SAME_KEYS,
         kind="class",
         family="ring/hilbert",
         numerics="preserve",
@@ -196,6 +198,7 @@ ROWS: tuple[LegacyName, ...] = (
     ),
     LegacyName(
         name="RingDilatedAttentionHilbertCore",
+        checkpoint=KeyMap(drop=("hilbert_core.",)),
         kind="class",
         family="ring/hilbert",
         numerics="preserve",
@@ -285,6 +288,7 @@ ROWS: tuple[LegacyName, ...] = (
     ),
     LegacyName(
         name="RingDilatedAttentionHilbertCoreFixed",
+        checkpoint=KeyMap(drop=("hilbert_modules.",)),
         kind="class",
         family="ring/hilbert",
         numerics="intended",
@@ -371,6 +375,7 @@ ROWS: tuple[LegacyName, ...] = (
     ),
     LegacyName(
         name="RingDilatedAttentionHilbertOptimizedCorrect",
+        checkpoint=SAME_KEYS,
         kind="class",
         family="ring/hilbert",
         numerics="preserve",
@@ -553,6 +558,7 @@ ROWS: tuple[LegacyName, ...] = (
     ),
     LegacyName(
         name="RingDilatedAttentionHilbertOptimizedFixedV2",
+        checkpoint=SAME_KEYS,
         kind="class",
         family="ring/hilbert",
         numerics="preserve",

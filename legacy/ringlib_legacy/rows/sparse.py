@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from ringlib_legacy.schema import Arg, Divergence, LegacyName, Param, Rewrite
-from ringlib_legacy.rows.common import BLOCK_SUM_INTENDED, QKV_FORWARD
+from ringlib_legacy.rows.common import (
+    ADAPTIVE_SELECTION,
+    BLOCK_SUM_INTENDED,
+    CORE_OUTSIDE,
+    PROJECTIONS_OUTSIDE,
+    QKV_FORWARD,
+)
 
 ROWS: tuple[LegacyName, ...] = (
     LegacyName(
         name="BlockSparseRingDistributedDilatedAttention",
+        checkpoint=CORE_OUTSIDE,
         kind="class",
         family="sparse",
         numerics="intended",
@@ -255,6 +262,7 @@ ROWS: tuple[LegacyName, ...] = (
     ),
     LegacyName(
         name="BlockSparseRingMultiheadDilatedAttention",
+        checkpoint=PROJECTIONS_OUTSIDE,
         kind="class",
         family="sparse",
         numerics="preserve",
@@ -304,6 +312,7 @@ ROWS: tuple[LegacyName, ...] = (
     ),
     LegacyName(
         name="BlockSparseAdaptive",
+        checkpoint=ADAPTIVE_SELECTION,
         kind="class",
         family="sparse",
         numerics="preserve",
@@ -328,8 +337,13 @@ ROWS: tuple[LegacyName, ...] = (
         rewrites={
             "preserve": Rewrite(
                 target="ringlib.AdaptiveBlockSparseAttention",
+                args=(
+                    Arg(source="num_heads"),
+                    Arg(source="head_dim"),
+                    Arg(keyword="normalization", value="'per_block_sum'"),
+                ),
                 safe=False,
-                reason="adaptive selector: migrate by hand",
+                reason="adaptive selector: migrate by hand (" + ADAPTIVE_SELECTION.reason + ")",
             ),
         },
         divergences=(
@@ -344,6 +358,7 @@ ROWS: tuple[LegacyName, ...] = (
     ),
     LegacyName(
         name="BlockSparseAdaptiveFixed",
+        checkpoint=ADAPTIVE_SELECTION,
         kind="class",
         family="sparse",
         numerics="preserve",
@@ -361,13 +376,20 @@ ROWS: tuple[LegacyName, ...] = (
             Param(name="dilation_rates", role="ignored"),
             Param(name="sparse_config", default=None, role="ignored", note="its block size is replaced by 64"),
             Param(name="adaptive_config", default=None, role="unsupported"),
+            Param(name="num_heads", default=None, kind="keyword_only", note="read from **kwargs (else from the first input)"),
+            Param(name="head_dim", default=None, kind="keyword_only", note="read from **kwargs (else from the first input)"),
             Param(name="kwargs", role="ignored", kind="var_keyword"),
         ),
         rewrites={
             "preserve": Rewrite(
                 target="ringlib.AdaptiveBlockSparseAttention",
+                args=(
+                    Arg(source="num_heads"),
+                    Arg(source="head_dim"),
+                    Arg(keyword="normalization", value="'per_block_sum'"),
+                ),
                 safe=False,
-                reason="adaptive selector: migrate by hand",
+                reason="adaptive selector: migrate by hand (" + ADAPTIVE_SELECTION.reason + ")",
             ),
         },
         divergences=(
