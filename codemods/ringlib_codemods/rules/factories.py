@@ -45,7 +45,7 @@ class FactoryRule(ReplaceReferences):
     def decide(self, site: Site) -> None:
         if id(site) in self.ctx.rewritten or site.entry is None:
             return
-        if site.position is Position.VALUE and not _constructs(self.ctx, site):
+        if site.position is Position.VALUE and (not _constructs(self.ctx, site) or _rebinds(site)):
             return  # left to ReferenceRule
         entry = site.entry
         reason = self.ctx.partial_unsafe.get(id(site))
@@ -71,7 +71,9 @@ class FactoryRule(ReplaceReferences):
         if known is not None:
             return known[0], self._sources[entry.name]
         name = self._free_name("build_" + _snake(entry.name))
-        signature, passed, left_out = [], [], []
+        signature: list[str] = []
+        passed: list[cst.Arg] = []
+        left_out: list[str] = []
         keyword_only = False
         for param in entry.params:
             if param.kind == "var_positional" or param.kind == "var_keyword":
@@ -99,8 +101,10 @@ class FactoryRule(ReplaceReferences):
                 if param is not None and param.default is None:
                     raise Unsafe(f"{placeholder}= is computed at run time by the old class")
         recipe = Recipe(entry, rewrite, bind(entry, passed), self.ctx.expr)
-        call = cst.Call(func=recipe.target(), args=recipe.build(passed))
-        body = cst.Module([]).code_for_node(call)
+        code = cst.Module([]).code_for_node
+        target = code(recipe.target())
+        args = [code(a.with_changes(comma=cst.MaybeSentinel.DEFAULT)) for a in recipe.build(passed)]
+        body = f"{target}(\n        " + ",\n        ".join(args) + ",\n    )"
         doc = f"What {entry.name}(...) built, as a canonical module (written by ringlib migrate)."
         if left_out:
             doc += f" Not accepted (no canonical equivalent): {', '.join(left_out)}."
@@ -134,6 +138,15 @@ class FactoryRule(ReplaceReferences):
                 lines.pop(0)
             body[at] = first.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine(), *lines])
         return updated_node.with_changes(body=[*body[:at], *defs, *body[at:]])
+
+
+def _rebinds(site: Site) -> bool:
+    """``Old = wrap(Old)``: the name is re-bound, its later uses are not the old class."""
+    bound = site.binding.bound_name if site.binding else None
+    for node in site.ancestors:
+        if isinstance(node, cst.Assign):
+            return any(isinstance(t.target, cst.Name) and t.target.value == bound for t in node.targets)
+    return False
 
 
 def _mentions(statement: cst.CSTNode, names: set[str]) -> bool:
