@@ -1,8 +1,9 @@
 """Build a realistic legacy project (100+ files) written against dilated_attention_pytorch 0.2.
 
 It imitates the old package's own repository: tests (45 %: ring classes 25 %, block-sparse 20 %),
-benchmarks (20 %) and scripts (15 %) that import the old classes through every import form and
-use them many times each, and a smaller body (20 %) of ordinary code that never mentions the
+benchmarks (20 %), scripts (15 %) and model code (10 %: DilatedAttention, MultiheadDilatedAttention,
+ImprovedDilatedAttention, LongNet as in the old README) that import the old classes through every import form and
+use them many times each, and a smaller body (10 %) of ordinary code that never mentions the
 old names. The block-sparse files follow the old README, docstrings and factory module: a
 ``SparsePatternConfig`` built then passed (or inline), ``create_block_sparse_attention``,
 presets, dicts of classes, ``functools.partial``, ``isinstance``, flat module paths and inline
@@ -293,6 +294,34 @@ def legacy_sparse_test(rng: random.Random, i: int) -> str:
     return "\n".join(body) + "\n"
 
 
+def legacy_model(rng: random.Random, i: int) -> str:
+    """Model code in the style of the old README: DilatedAttention (most uses), then
+    MultiheadDilatedAttention, ImprovedDilatedAttention and LongNet, through the package and
+    the flat/base module paths."""
+    dil_module = rng.choice([f"{P}", f"{P}.dilated_attention", f"{P}.base"])
+    mha_module = rng.choice([f"{P}", f"{P}.multihead_dilated_attention", f"{P}.base"])
+    segs, rates = _segments(rng)
+    lines = [HEADER.format(doc=f"Model {i}: dilated attention layers in the style of the old README."),
+             "from torch import nn", "",
+             f"from {dil_module} import DilatedAttention",
+             f"from {mha_module} import MultiheadDilatedAttention",
+             f"from {P} import ImprovedDilatedAttention, LongNet", "",
+             f"SEGMENTS = {segs}", f"RATES = {rates}", ""]
+    for j in range(rng.randint(2, 4)):
+        lines += [f"def dilated_{i}_{j}(q, k, v):",
+                  f"    attn = DilatedAttention(SEGMENTS, RATES, attention_dropout={rng.choice([0.0, 0.1])})",
+                  "    return attn(q, k, v, is_causal=False)", ""]
+    lines += [f"class Encoder{i}(nn.Module):", "    def __init__(self, dim=512, heads=8):",
+              "        super().__init__()",
+              "        self.attn = MultiheadDilatedAttention(dim, heads, dilation_rates=RATES, segment_lengths=SEGMENTS)",
+              "        self.improved = ImprovedDilatedAttention(SEGMENTS, RATES, dropout=0.0)", "",
+              "    def forward(self, x):", "        out, _ = self.attn(x, x, x, is_causal=True)", "        return out", "",
+              f"def long_net_{i}():",
+              f"    return LongNet(d_model=256, nhead=4, num_encoder_layers=2, num_decoder_layers=2,"
+              f" segment_lengths={segs}, dilation_rates={rates})", ""]
+    return "\n".join(lines) + "\n"
+
+
 def build(out: Path, files: int = 120, seed: int = 0) -> list[Path]:
     """Write the corpus under ``out`` and return the file list."""
     rng = random.Random(seed)
@@ -302,13 +331,15 @@ def build(out: Path, files: int = 120, seed: int = 0) -> list[Path]:
         + [("tests", legacy_sparse_test)] * (files * 20 // 100)
         + [("benchmarks", legacy_benchmark)] * (files * 20 // 100)
         + [("scripts", legacy_script)] * (files * 15 // 100)
+        + [("src/models", legacy_model)] * (files * 10 // 100)
     )
     plan += [("src/project", plain_module)] * (files - len(plan))
     written = []
     for i, (folder, make) in enumerate(plan):
         directory = out / folder
         directory.mkdir(parents=True, exist_ok=True)
-        prefix = {"tests": "test_", "benchmarks": "benchmark_", "scripts": "run_"}.get(folder, "util_")
+        prefix = {"tests": "test_", "benchmarks": "benchmark_", "scripts": "run_",
+                  "src/models": "model_"}.get(folder, "util_")
         path = directory / f"{prefix}{i:03d}.py"
         path.write_text(make(rng, i))
         written.append(path)

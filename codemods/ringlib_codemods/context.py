@@ -44,6 +44,7 @@ class Context:
         self.rewritten: set[int] = set()  # id(site)
         self.claimed: set[int] = set()  # id(site) decided by an earlier rule (others skip it)
         self.comments: dict[int, list[str]] = {}  # id(statement) -> reasons
+        self.partial_unsafe: dict[int, str] = {}  # id(site) -> why PartialRule left it
         self.items: list[Item] = []
         self.imports_needed: set[str] = set()  # top-level modules the new code uses
         self.ringlib = self._ringlib_alias()

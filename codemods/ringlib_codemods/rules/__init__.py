@@ -11,6 +11,7 @@ from ringlib_codemods.rules.bases import BaseClassRule
 from ringlib_codemods.rules.calls import CallRule
 from ringlib_codemods.rules.checks import IsinstanceRule
 from ringlib_codemods.rules.comments import CommentRule
+from ringlib_codemods.rules.factories import FactoryRule
 from ringlib_codemods.rules.imports import ImportRule
 from ringlib_codemods.rules.partial import PartialRule
 from ringlib_codemods.rules.references import ReferenceRule
@@ -23,6 +24,7 @@ RULES: tuple[type[Rule], ...] = (
     IsinstanceRule,
     AnnotationRule,
     PartialRule,
+    FactoryRule,
     ReferenceRule,
     CommentRule,
     ImportRule,
@@ -34,6 +36,7 @@ __all__ = [
     "BaseClassRule",
     "CallRule",
     "CommentRule",
+    "FactoryRule",
     "ImportRule",
     "IsinstanceRule",
     "PartialRule",

@@ -64,7 +64,7 @@ class PartialRule(Rule):
             recipe = Recipe(entry, trimmed, bound, ctx.expr)
             recipe.build(rest)
         except Unsafe as why:
-            ctx.unsafe(site, str(why))
+            ctx.partial_unsafe[id(site)] = str(why)  # FactoryRule tries a canonical factory
             return
         self.partials[id(call)] = (recipe, len(missing))
         ctx.rewritten_site(site, rewrite, [*bound.dropped, *recipe.unused()], recipe.sources)

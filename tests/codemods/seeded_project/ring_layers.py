@@ -1,5 +1,7 @@
 """Ring layers with trainable projections (their order fixes the random stream)."""
 
+import functools
+
 import torch
 from torch import nn
 
@@ -8,6 +10,8 @@ from dilated_attention_pytorch.ring.base.ring_dilated_attention_v3 import RingDi
 import dilated_attention_pytorch.ring.hilbert as hilbert
 
 EMBED, HEADS = 32, 4
+KINDS = {"correct": RingDilatedAttentionCorrect, "v3": RingDilatedAttentionV3}
+WIDE = functools.partial(RingDilatedAttentionCorrect, EMBED, HEADS)
 
 
 class Stack(nn.Module):
@@ -27,10 +31,13 @@ class Stack(nn.Module):
             embed_dim=EMBED, num_heads=HEADS, segment_lengths=[64], dilation_rates=[1],
             attention_backend="sdpa",  # kernel hint
         )
+        self.by_kind = KINDS["v3"](EMBED, HEADS, [64], [1], use_hilbert=False)
+        self.wide = WIDE([128], [1], use_hilbert=False)
         self.head = nn.Linear(EMBED, EMBED)
 
     def forward(self, x):
         x = x + self.first(x)
         x = x + self.v3(x)
         x = x + self.gpu(x)
+        x = x + self.by_kind(x) + self.wide(x)
         return self.head(x)
