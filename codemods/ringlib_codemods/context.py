@@ -121,17 +121,15 @@ class Context:
     # -- building new code ----------------------------------------------------------------
     def _ringlib_alias(self) -> str:
         """The name under which ringlib is (or will be) imported at module level."""
-        scope = self.analysis.scopes.get(self.analysis.module)
+        scope = self.analysis.module_scope
         if scope is None:
             return "ringlib"
-        for assignment in scope.assignments:
-            node = getattr(assignment, "node", None)
-            if isinstance(node, cst.Import):
-                for alias in node.names:
-                    if (get_full_name_for_node(alias.name) or "").split(".")[0] == "ringlib":
-                        if alias.asname is not None:
-                            return get_full_name_for_node(alias.asname.name) or "ringlib"
-                        return "ringlib"
+        for node in self.analysis.module_imports():
+            for alias in node.names:
+                if (get_full_name_for_node(alias.name) or "").split(".")[0] == "ringlib":
+                    if alias.asname is not None:
+                        return get_full_name_for_node(alias.asname.name) or "ringlib"
+                    return "ringlib"
         if "ringlib" in scope:
             return "_ringlib"  # the user's own name "ringlib" stays untouched
         return "ringlib"

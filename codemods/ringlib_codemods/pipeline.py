@@ -136,7 +136,7 @@ def migrate_code(
         message = f"syntax error, left alone: {error.message}"
         return SourceResult(source, False, [Item(label, error.raw_line, error.raw_column + 1,
                                                  "error", message)], message)
-    analysis = Analysis(module, index, Path(path) if path else None)
+    analysis = Analysis(module, index, Path(path) if path else None, source)
     if not analysis.sites and not analysis.bindings:
         return SourceResult(source)
     ctx = Context(analysis, semantics, label)

@@ -26,6 +26,7 @@ from libcst.metadata import (
 from ringlib_legacy.schema import LegacyName
 from ringlib_codemods.index import LegacyIndex
 from ringlib_codemods.positions import start_positions
+from ringlib_codemods.light import light_resolution
 
 
 class Position(str, enum.Enum):
@@ -55,15 +56,19 @@ IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseExcepti
 class Binding:
     """One name bound by an import of an old module or name."""
 
-    assignments: list[ImportAssignment]
+    assignments: list  # libcst ImportAssignments (full resolution) or the bound dotted names
     path: str  # normalized old dotted path the bound name denotes
     alias: cst.ImportAlias
     statement: cst.Import | cst.ImportFrom
-    scope: Scope
+    scope: object  # a libcst Scope, or the light pass's ModuleScope
     order: int = 0  # document order of the import statement
+    light_references: list | None = None  # filled by the light pass
 
     @property
-    def references(self) -> list[Access]:
+    def references(self) -> list:
+        """The accesses (objects with ``node``, ``is_annotation``, ``referents``)."""
+        if self.light_references is not None:
+            return self.light_references
         return [a for assignment in self.assignments for a in assignment.references]
 
     @property
@@ -105,18 +110,26 @@ def module_parts(path: Path | None) -> list[str] | None:
 class Analysis:
     """Every reference to an old name in one module, with its position and statement."""
 
-    def __init__(self, module: cst.Module, index: LegacyIndex, path: Path | None = None) -> None:
+    def __init__(self, module: cst.Module, index: LegacyIndex, path: Path | None = None,
+                 source: str | bytes | None = None, light: bool = True) -> None:
         self.module = module
         self.index = index
         self.path = path
-        self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-        self.scopes = self.wrapper.resolve(ScopeProvider)
+        self._scopes = None
         self._positions: dict[int, tuple[int, int]] | None = None
         self._package = module_parts(path)
-        self.bindings = self._find_bindings()
-        self._old_assignments = {id(a) for b in self.bindings.values() for a in b.assignments}
+        self.light = light_resolution(self, source) if light else None
+        if self.light is not None:
+            self.bindings = self.light.bindings
+            self._old_assignments: set[int] = set()
+        else:
+            self.bindings = self._find_bindings()
+            self._old_assignments = {id(a) for b in self.bindings.values() for a in b.assignments}
         finder = _SiteFinder(self)
         module.visit(finder)
+        if self.light is not None and self.light.failed:  # a case only libcst decides
+            self.__init__(module, index, path, source, light=False)  # type: ignore[misc]
+            return
         self.import_order = finder.import_order
         self.import_try = finder.import_try
         self.import_line = finder.import_line
@@ -129,6 +142,30 @@ class Analysis:
         self.sites.extend(self._dunder_all_sites())
         self.sites.sort(key=lambda s: finder.order.get(id(s.statement), 0))
         self.consumed = {id(n): s for s in self.sites for n in s.accesses}
+
+    @property
+    def scopes(self):
+        """libcst's ``ScopeProvider`` result, computed on first use (the light pass does
+        without it; rules that follow local variables ask for it)."""
+        if self._scopes is None:
+            self._scopes = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(ScopeProvider)
+        return self._scopes
+
+    @property
+    def module_scope(self):
+        """The module's scope: the key rules group module-level imports by."""
+        if self.light is not None:
+            return self.light.scope
+        return self.scopes.get(self.module)
+
+    def module_imports(self) -> list[cst.Import]:
+        """``import`` statements that bind a name at module level, in document order."""
+        if self.light is not None:
+            return self.light.module_imports
+        scope = self.scopes.get(self.module)
+        if scope is None:
+            return []
+        return [a.node for a in scope.assignments if isinstance(getattr(a, "node", None), cst.Import)]
 
     # -- imports --------------------------------------------------------------------------
     def import_module_path(self, node: cst.ImportFrom) -> str | None:
@@ -186,7 +223,7 @@ class Analysis:
     def _resolve_accesses(self, raw: list[tuple[Binding, Access, tuple]]) -> Iterator[Site]:
         for binding, access, stack in raw:
             statement = _statement_of(stack)
-            if not all(self._is_old_referent(r, binding) for r in access.referents):
+            if self.light is None and not all(self._is_old_referent(r, binding) for r in access.referents):
                 entry = self.index.by_path.get(binding.path)
                 if entry is not None:
                     yield Site(access.node, Position.AMBIGUOUS, statement, stack[-6:], entry,
@@ -221,7 +258,7 @@ class Analysis:
         """``__all__`` strings naming an old name bound at module level."""
         if not self.all_strings:
             return
-        module_scope = self.scopes.get(self.module)
+        module_scope = self.module_scope
         names = {b.bound_name: b for b in self.bindings.values() if b.scope is module_scope}
         for string, value, statement in self.all_strings:
             binding = names.get(value)
@@ -234,6 +271,10 @@ class Analysis:
 
     # -- helpers for rules ----------------------------------------------------------------
     def qualified_names(self, node: cst.CSTNode) -> set[str]:
+        if self.light is not None:
+            names = self.light.qualified_names(node)
+            if names is not None:
+                return names
         scope = self.scopes.get(node)
         if scope is None:
             return set()
@@ -256,7 +297,7 @@ class Analysis:
         return self._positions.get(id(node), (0, 0))
 
     def module_binds(self, name: str, scope: Scope | None = None) -> bool:
-        scope = scope or self.scopes.get(self.module)
+        scope = scope or self.module_scope
         return scope is not None and name in scope
 
     def code(self, node: cst.CSTNode) -> str:
@@ -341,9 +382,11 @@ class _SiteFinder(cst.CSTVisitor):
         self.index = analysis.index
         self.stack: list[cst.CSTNode] = []
         self.access_of: dict[int, tuple[Binding, Access]] = {}
-        for binding in analysis.bindings.values():
-            for access in binding.references:
-                self.access_of[id(access.node)] = (binding, access)
+        self.light = analysis.light
+        if self.light is None:
+            for binding in analysis.bindings.values():
+                for access in binding.references:
+                    self.access_of[id(access.node)] = (binding, access)
         self.statement_of_import = {id(b.statement): b for b in analysis.bindings.values()}
         self.raw_accesses: list[tuple[Binding, Access, tuple]] = []
         self.sites: list[Site] = []
@@ -361,8 +404,15 @@ class _SiteFinder(cst.CSTVisitor):
 
     # -- traversal ------------------------------------------------------------------------
     def on_visit(self, node: cst.CSTNode) -> bool:
-        hit = self.access_of.get(id(node))
+        if self.light is not None and type(node) is cst.Name and node.value in self.light.first_names:
+            hit = self.light.access(node, self.stack)
+        else:
+            hit = self.access_of.get(id(node))
         if hit is not None:
+            if hit[1].node is not node:  # a dotted import reached through an attribute chain
+                self.raw_accesses.append((hit[0], hit[1], tuple(self.stack[:-hit[2]])))
+                self.stack.append(node)
+                return False
             self.raw_accesses.append((hit[0], hit[1], tuple(self.stack)))
             self.stack.append(node)
             return False
@@ -404,6 +454,8 @@ class _SiteFinder(cst.CSTVisitor):
 
     # -- imports --------------------------------------------------------------------------
     def _import(self, node: cst.Import | cst.ImportFrom) -> None:
+        if self.light is not None:
+            self.light.seen.add(id(node))
         self.import_order[id(node)] = len(self.import_order)
         self.import_line[id(node)] = self.stack[-2]
         if self._try_body and self._try_body[-1] is not None:

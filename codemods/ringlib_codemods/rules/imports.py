@@ -48,7 +48,7 @@ class ImportRule(Rule):
             elif len(rewritten) < len(old_sites):
                 ctx.unsafe(_site_for(binding, analysis), f"import of {label} kept: some uses need "
                                                "manual migration (marked)")
-        module_scope = analysis.scopes.get(analysis.module)
+        module_scope = analysis.module_scope
         top = anchors.get(id(module_scope))
         if top is not None and id(top.statement) not in analysis.import_try:
             # a plain module-level import serves every function of the module

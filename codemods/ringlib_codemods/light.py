@@ -1,0 +1,361 @@
+"""Light name resolution: the uses of names bound by module-level imports of the old package.
+
+libcst's ``ScopeProvider`` builds every scope, assignment and access of a module (about four
+times the cost of parsing it); the codemod needs the uses of a handful of names. When those
+names are bound only by module-level imports of the old package (the common case), a use is
+any load of the name, resolved through attribute chains the way ``ScopeProvider`` does, and
+this pass finds them during the site finder's walk. Everything the light pass cannot decide
+(the name re-bound anywhere, ``global``/``nonlocal``, a function-level old import, a string
+annotation naming it, a use before its import, one name bound to two old paths) is left to
+the full ``ScopeProvider``: ``light_resolution`` returns None or marks the pass ``failed``.
+
+Binding facts come from the standard library's ``ast`` (store contexts, parameters,
+handlers, match captures are explicit there), which costs a few percent of a libcst parse.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+import libcst as cst
+from libcst.helpers import get_full_name_for_node
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ringlib_codemods.resolve import Analysis, Binding
+
+_BUILTINS = frozenset(dir(builtins))
+_TYPE_HINT_CALLS = ("cast", "TypeVar", "NewType")
+
+
+class ModuleScope:
+    """The module's scope as the rules ask about it: ``name in scope`` (builtins included,
+    as for libcst's global scope)."""
+
+    def __init__(self, bound: set[str]) -> None:
+        self.bound = bound
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.bound or name in _BUILTINS
+
+
+@dataclass(eq=False)
+class LightAccess:
+    """A use of an old binding: the node libcst would name (a Name, or an Attribute for a
+    dotted ``import a.b``), whether it sits in an annotation."""
+
+    node: cst.CSTNode
+    is_annotation: bool
+    referents: tuple = ()
+
+
+class LightResolution:
+    """Bindings of old names at module level and the resolver the site finder calls."""
+
+    def __init__(self, bindings: dict[int, "Binding"], scope: ModuleScope,
+                 module_imports: list[cst.Import], binders: dict[str, "Binding"],
+                 facts: "_Facts") -> None:
+        self.bindings = bindings
+        self.scope = scope
+        self.module_imports = module_imports
+        self.binders = binders  # bound dotted name -> the binding its uses belong to
+        self.first_names = frozenset(name.split(".")[0] for name in binders)
+        self.facts = facts
+        self.seen: set[int] = set()  # id(import statement) visited so far
+        self.failed = False
+
+    def access(self, node: cst.Name, stack: Sequence[cst.CSTNode]):
+        """``(binding, access, depth)`` for a load of an old name (``depth``: attribute
+        levels between ``node`` and the access node), else None."""
+        parent = stack[-1] if stack else None
+        if isinstance(parent, cst.Attribute) and parent.attr is node:
+            return None
+        if isinstance(parent, cst.Arg) and parent.keyword is node:
+            return None
+        if isinstance(parent, cst.MatchKeywordElement) and parent.key is node:
+            return None
+        chain = [node]
+        depth = len(stack)
+        while depth and isinstance(stack[depth - 1], cst.Attribute) \
+                and stack[depth - 1].value is chain[-1]:
+            chain.append(stack[depth - 1])
+            depth -= 1
+        top = _top_attribute(stack)
+        name, chosen, levels = node.value, node, 0
+        if top is not None and top in chain:
+            names = _dotted(chain[: chain.index(top) + 1])
+            for level in range(len(names) - 1, -1, -1):
+                if names[level] in self.binders:
+                    name, chosen, levels = names[level], chain[level], level
+                    break
+        binding = self.binders.get(name)
+        if binding is None:
+            return None
+        if id(binding.statement) not in self.seen:
+            self.failed = True  # used before it is bound: libcst filters by position
+        annotation = any(type(n) is cst.Annotation for n in stack)
+        access = LightAccess(chosen, annotation)
+        binding.light_references.append(access)
+        return binding, access, levels
+
+    def qualified_names(self, node: cst.CSTNode) -> set[str] | None:
+        """What libcst's ``get_qualified_names_for`` gives, where it is plain to see: a
+        builtin never re-bound, or a name bound once, by a module-level import."""
+        dotted = get_full_name_for_node(node)
+        if dotted is None:
+            return None
+        first, _, rest = dotted.partition(".")
+        count = self.facts.bind_count.get(first, 0)
+        if count == 0:
+            return {f"builtins.{dotted}"} if first in _BUILTINS and not rest else None
+        origin = self.facts.imported.get(first)
+        if count != 1 or origin is None:
+            return None
+        return {f"{origin}.{rest}" if rest else origin}
+
+
+def _top_attribute(stack: Sequence[cst.CSTNode]) -> cst.Attribute | None:
+    """The outermost attribute since the nearest enclosing call (libcst's "top-level
+    attribute" of an access)."""
+    top = None
+    for n in reversed(stack):
+        if type(n) is cst.Call:
+            break
+        if type(n) is cst.Attribute:
+            top = n
+    return top
+
+
+def _dotted(chain: list[cst.CSTNode]) -> list[str]:
+    names = [chain[0].value]  # type: ignore[attr-defined]
+    for attr in chain[1:]:
+        names.append(f"{names[-1]}.{attr.attr.value}")  # type: ignore[attr-defined]
+    return names
+
+
+def _assignment_names(alias: cst.ImportAlias, statement) -> list[str]:
+    """The names libcst records for one import alias, longest first."""
+    if alias.asname is not None:
+        return [get_full_name_for_node(alias.asname.name) or ""]
+    real = get_full_name_for_node(alias.name) or ""
+    if isinstance(statement, cst.ImportFrom):
+        return [real]
+    parts = real.split(".")
+    return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
+
+
+def _module_statements(body) -> Iterator[cst.CSTNode]:
+    """Small statements at module level, inside compound statements too (not in defs or
+    classes), in document order."""
+    for node in body:
+        if isinstance(node, cst.SimpleStatementLine):
+            yield from node.body
+        elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        elif isinstance(node, cst.BaseCompoundStatement):
+            for suite in _parts(node):
+                if isinstance(suite, cst.SimpleStatementSuite):
+                    yield from suite.body
+                else:
+                    yield from _module_statements(suite.body)
+
+
+def _parts(node: cst.BaseCompoundStatement) -> Iterator:
+    """The suites of a compound statement, in document order."""
+    if isinstance(node, cst.Match):
+        for case in node.cases:
+            yield case.body
+        return
+    yield node.body
+    for handler in getattr(node, "handlers", ()):
+        yield handler.body
+    orelse = getattr(node, "orelse", None)
+    while orelse is not None:
+        yield orelse.body
+        orelse = getattr(orelse, "orelse", None) if isinstance(orelse, cst.If) else None
+    final = getattr(node, "finalbody", None)
+    if final is not None:
+        yield final.body
+
+
+class _Facts:
+    """Binding facts of the whole module, from ``ast``."""
+
+    def __init__(self, tree: ast.Module, normalize) -> None:
+        self.normalize = normalize
+        self.old_imports = 0  # imports that may bind an old name, anywhere
+        self.module_old_imports = 0  # those at module level
+        self.bind_count: Counter[str] = Counter()
+        self.import_binds: Counter[str] = Counter()  # by imports, any scope
+        self.imported: dict[str, str] = {}  # name -> dotted origin, module-level imports
+        self.module_bound: set[str] = set()
+        self.global_names: set[str] = set()
+        self.annotation_strings: list[str] = []
+        self._collect(tree)
+        for statement in tree.body:
+            self._module_level(statement)
+
+    def _may_be_old(self, node: ast.Import | ast.ImportFrom) -> bool:
+        if isinstance(node, ast.ImportFrom):
+            return bool(node.level) or self.normalize(node.module or "") is not None
+        return any(self.normalize(alias.name) is not None for alias in node.names)
+
+    def _bind(self, name: str | None) -> None:
+        if name:
+            self.bind_count[name] += 1
+
+    def _collect(self, tree: ast.AST) -> None:
+        for node in ast.walk(tree):
+            kind = type(node)
+            if kind is ast.Name:
+                if type(node.ctx) is not ast.Load:
+                    self._bind(node.id)
+            elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+                self._bind(node.name)
+                if kind is not ast.ClassDef:
+                    self._hint(node.returns)
+            elif kind is ast.arg:
+                self._bind(node.arg)
+                self._hint(node.annotation)
+            elif kind is ast.AnnAssign:
+                self._hint(node.annotation)
+            elif kind is ast.ExceptHandler:
+                self._bind(node.name)
+            elif kind in (ast.MatchAs, ast.MatchStar):
+                self._bind(node.name)
+            elif kind is ast.MatchMapping:
+                self._bind(node.rest)
+            elif kind in (ast.Global, ast.Nonlocal):
+                self.global_names.update(node.names)
+            elif kind in (ast.Import, ast.ImportFrom):
+                self.old_imports += self._may_be_old(node)
+                for alias in node.names:
+                    if alias.name == "*":
+                        continue
+                    bound = alias.asname or alias.name.split(".")[0]
+                    self._bind(bound)
+                    self.import_binds[bound] += 1
+            elif kind is ast.Subscript:
+                self._hint(node)
+            elif kind is ast.Call:
+                func = node.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if name in _TYPE_HINT_CALLS:
+                    for arg in node.args:
+                        self._hint(arg)
+
+    def _hint(self, node: ast.AST | None) -> None:
+        if node is None:
+            return
+        for sub in ast.walk(node):
+            if type(sub) is ast.Constant and isinstance(sub.value, str):
+                self.annotation_strings.append(sub.value)
+
+    def _module_level(self, node: ast.AST) -> None:
+        kind = type(node)
+        if kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+            self.module_bound.add(node.name)
+            return
+        if kind in (ast.Import, ast.ImportFrom):
+            self.module_old_imports += self._may_be_old(node)
+            for alias in node.names:
+                if alias.name == "*":
+                    continue
+                if alias.asname:
+                    self.module_bound.add(alias.asname)
+                else:
+                    parts = alias.name.split(".")
+                    self.module_bound.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+                bound = alias.asname or alias.name.split(".")[0]
+                if kind is ast.ImportFrom and not node.level and node.module:
+                    self.imported[bound] = f"{node.module}.{alias.name}"
+                elif kind is ast.Import and (alias.asname or "." not in alias.name):
+                    self.imported[bound] = alias.name
+            return
+        if kind is ast.Lambda or kind in (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp):
+            for sub in ast.walk(node):
+                if type(sub) is ast.NamedExpr and isinstance(sub.target, ast.Name):
+                    self.module_bound.add(sub.target.id)
+            return
+        if kind is ast.Name and type(node.ctx) is not ast.Load:
+            self.module_bound.add(node.id)
+        elif kind is ast.ExceptHandler and node.name:
+            self.module_bound.add(node.name)
+        elif kind in (ast.MatchAs, ast.MatchStar) and node.name:
+            self.module_bound.add(node.name)
+        elif kind is ast.MatchMapping and node.rest:
+            self.module_bound.add(node.rest)
+        for child in ast.iter_child_nodes(node):
+            self._module_level(child)
+
+
+def light_resolution(analysis: "Analysis", source: str | bytes | None) -> LightResolution | None:
+    """The light pass for ``analysis``'s module, or None where only libcst's full scope
+    analysis gives the right answer."""
+    from ringlib_codemods.resolve import Binding
+
+    module, index = analysis.module, analysis.index
+    scope = ModuleScope(set())
+    bindings: dict[int, Binding] = {}
+    names_order: dict[str, int] = {}
+    module_imports: list[cst.Import] = []
+    found: list[tuple[int, int, Binding]] = []
+    for position, statement in enumerate(_module_statements(module.body)):
+        if not isinstance(statement, (cst.Import, cst.ImportFrom)):
+            continue
+        if isinstance(statement, cst.Import):
+            module_imports.append(statement)
+        if isinstance(statement.names, cst.ImportStar):
+            continue
+        for alias in statement.names:
+            names = _assignment_names(alias, statement)
+            for name in names:
+                names_order.setdefault(name, len(names_order))
+            real = get_full_name_for_node(alias.name) or ""
+            if isinstance(statement, cst.ImportFrom):
+                base = analysis.import_module_path(statement)
+                if base is None:
+                    continue
+                dotted = f"{base}.{real}" if base else real
+            else:
+                dotted = real
+            path = index.normalize(dotted)
+            if path is None:
+                continue
+            binding = Binding(names, path, alias, statement, scope, light_references=[])
+            found.append((min(names_order[n] for n in names), position, binding))
+    if not found:
+        return None
+    found.sort(key=lambda item: (item[0], item[1]))
+    binders: dict[str, Binding] = {}
+    for _, _, binding in found:
+        bindings[id(binding.alias)] = binding
+        for name in binding.assignments:
+            other = binders.get(name)
+            if other is not None and other.path != binding.path:
+                return None  # one name, two old paths: which one a use means depends on order
+            binders[name] = binding
+    first_names = frozenset(name.split(".")[0] for name in binders)
+    try:
+        tree = ast.parse(source if source is not None else module.bytes)
+    except (SyntaxError, ValueError):
+        return None
+    facts = _Facts(tree, index.normalize)
+    if facts.old_imports != facts.module_old_imports:
+        return None  # an old import inside a function or class: its own scope
+    for name in first_names:
+        if facts.bind_count[name] != facts.import_binds[name] or name in facts.global_names:
+            return None  # re-bound by something other than an import
+        if facts.import_binds[name] != sum(
+                1 for _, _, b in found if b.assignments[-1].split(".")[0] == name):
+            return None  # also bound by an import that is not an old one, or not at module level
+    if facts.annotation_strings:
+        pattern = re.compile(r"(?<![\w.])(?:%s)(?!\w)" % "|".join(map(re.escape, first_names)))
+        if any(pattern.search(text) for text in facts.annotation_strings):
+            return None  # a string annotation libcst would parse for uses
+    scope.bound = facts.module_bound | facts.global_names
+    return LightResolution(bindings, scope, module_imports, binders, facts)
