@@ -114,10 +114,9 @@ class FactoryRule(ReplaceReferences):
         return name, self._sources[entry.name]
 
     def _free_name(self, name: str) -> str:
-        scope = self.ctx.analysis.scopes.get(self.ctx.analysis.module)
         taken = {n for n, _ in self.factories.values()}
         candidate, i = name, 1
-        while candidate in taken or (scope is not None and candidate in scope):
+        while candidate in taken or self.ctx.analysis.module_binds(candidate):
             candidate, i = f"{name}_{i}", i + 1
         return candidate
 
