@@ -140,10 +140,10 @@ def test_hilbert_function_gradient_matches_autograd(quiet):
     from dilated_attention_pytorch.kernels.hilbert_attention_core import create_hilbert_mapping
 
     torch.manual_seed(1)
-    qkv = torch.randn(3, 1, 2, 96, 8, dtype=torch.float64, requires_grad=True)
-    mapping = create_hilbert_mapping(96)
-    assert torch.autograd.gradcheck(lambda t: HilbertAttentionFunction.apply(t, 0.35, mapping, 32, 2, 96, 96, 1, 2, 8),
-                                    (qkv,), eps=1e-6, atol=1e-5)
+    qkv = torch.randn(3, 1, 2, 48, 4, dtype=torch.float64, requires_grad=True)
+    mapping = create_hilbert_mapping(48)
+    assert torch.autograd.gradcheck(lambda t: HilbertAttentionFunction.apply(t, 0.35, mapping, 16, 2, 48, 48, 1, 2, 4),
+                                    (qkv,), eps=1e-6, atol=1e-5, fast_mode=True)
 
 
 def test_zero_length_sequences_give_empty_outputs(quiet):
