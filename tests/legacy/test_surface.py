@@ -1,0 +1,94 @@
+"""The shim offers every public name of 0.2 with the same kind and signature.
+
+``recordings/surface.json`` is the old package's surface, recorded from its own process by
+``record_surface.py`` (module ``__all__`` lists, each public name's kind, and its
+``inspect.signature`` parameters with their defaults). The shim must match it name by name;
+the names the registry removes must raise an error naming the replacement instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import re
+import warnings
+from pathlib import Path
+
+import pytest
+
+from ringlib_legacy import registry
+
+SNAPSHOT = json.loads((Path(__file__).parent / "recordings" / "surface.json").read_text())
+MODULES = {m: e for m, e in SNAPSHOT["modules"].items() if "import_error" not in e}
+_ADDRESS = re.compile(r" at 0x[0-9a-f]+")
+
+
+def _signature(obj) -> list[list[str]] | None:
+    try:
+        sig = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return None
+    return [[p.name, p.kind.name, "" if p.default is p.empty else _ADDRESS.sub("", repr(p.default))]
+            for p in sig.parameters.values()]
+
+
+def _kind(obj) -> str:
+    if inspect.ismodule(obj):
+        return "module"
+    if isinstance(obj, type):
+        return "class"
+    return "function" if callable(obj) else "constant"
+
+
+def _removed(module: str, name: str) -> bool:
+    return registry.removed(f"{module}.{name}") is not None or registry.removed(module) is not None
+
+
+def surface_gaps(module: str, entry: dict) -> list[str]:
+    """Every way the shim's ``module`` differs from the recorded old one."""
+    if registry.removed(module) is not None:
+        with pytest.raises(ImportError, match="ringlib"):
+            importlib.import_module(module)
+        return []
+    gaps = []
+    mod = importlib.import_module(module)
+    if "all" in entry and list(mod.__all__) != entry["all"]:
+        gaps.append(f"{module}.__all__ differs: missing {sorted(set(entry['all']) - set(mod.__all__))}, "
+                    f"extra {sorted(set(mod.__all__) - set(entry['all']))}, or order")
+    for name, old in entry["names"].items():
+        if _removed(module, name):
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                obj = getattr(mod, name)
+            except AttributeError as exc:
+                gaps.append(f"{module}.{name}: missing ({exc})")
+                continue
+        if _kind(obj) != old["kind"]:
+            gaps.append(f"{module}.{name}: kind {_kind(obj)}, was {old['kind']}")
+        elif old["kind"] in ("class", "function") and old["signature"] is not None:
+            new = _signature(obj)
+            if new != old["signature"]:
+                gaps.append(f"{module}.{name}: signature {new}, was {old['signature']}")
+    return gaps
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_module_matches_the_old_surface(module):
+    assert surface_gaps(module, MODULES[module]) == []
+
+
+def test_the_top_level_all_is_the_old_list():
+    import dilated_attention_pytorch
+
+    assert dilated_attention_pytorch.__all__ == MODULES["dilated_attention_pytorch"]["all"]
+    assert len(set(dilated_attention_pytorch.__all__)) == 34  # 0.2 listed one name twice
+
+
+def test_the_snapshot_covers_the_registry_modules():
+    """Every old module with names in the snapshot is one the shim builds (or removes)."""
+    paths = set(registry.module_paths())
+    for module in MODULES:
+        assert module in paths or registry.removed(module) is not None, module
