@@ -25,7 +25,7 @@ from ringlib_legacy.layout import FLAT_MODULES, MODULE_ALL, ROOT
 from ringlib_legacy.recipe import render_call
 from ringlib_legacy import removed as _removed
 from ringlib_legacy.removed import REMOVED_MODULE_PREFIXES
-from ringlib_legacy.rows import infra, models, ring_base, ring_distributed, ring_hilbert, ring_utils, sparse
+from ringlib_legacy.rows import infra, models, ring_base, ring_distributed, ring_hilbert, ring_utils, sparse, surface
 from ringlib_legacy.schema import (
     REQUIRED,
     Arg,
@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 #: The row modules, in the order of the old package's families.
-ROW_MODULES = (ring_base, ring_hilbert, ring_distributed, ring_utils, sparse, models, infra)
+ROW_MODULES = (ring_base, ring_hilbert, ring_distributed, ring_utils, sparse, models, infra, surface)
 
 _ROWS = tuple(row for module in ROW_MODULES for row in module.ROWS)
 
