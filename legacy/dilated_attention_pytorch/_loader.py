@@ -9,6 +9,7 @@ warnings filters then decide what is shown).
 
 from __future__ import annotations
 
+import ast
 import dis
 import importlib
 import importlib.abc
@@ -17,7 +18,6 @@ import os
 import sys
 import types
 import warnings
-from collections import Counter
 
 from ringlib_legacy import registry
 from ringlib.deprecation import RinglibDeprecationWarning
@@ -112,22 +112,45 @@ class _LegacyModule(types.ModuleType):
         return module_dir(self.__name__, self.__dict__)
 
 
-def _class_source_file(module: str) -> str | None:
-    """The shim source file defining most of the classes whose old home is ``module``.
-
-    Shim classes report their old home as ``__module__`` (pickles, reprs); ``inspect.getsource``
-    looks for the class in ``sys.modules[cls.__module__].__file__``, so that must be the file
-    that defines it (CPython before 3.13 has no ``__firstlineno__``). Where an old module's
-    classes come from two shim files, the other file's classes raise OSError there."""
+def _homed_classes(module: str) -> dict[str, str]:
+    """Old class name -> shim source file, for the classes whose old home is ``module``."""
     from dilated_attention_pytorch._impl import IMPLEMENTATIONS, home_module
 
-    files = Counter(IMPLEMENTATIONS[e.key].partition(":")[0] for e in _NAMES.get(module, {}).values()
-                    if e.kind in ("class", "dataclass", "enum") and e.key in IMPLEMENTATIONS
-                    and home_module(e.key) == module)
+    out = {}
+    for e in _NAMES.get(module, {}).values():
+        if e.kind in ("class", "dataclass", "enum") and e.key in IMPLEMENTATIONS:
+            impl, _, attr = IMPLEMENTATIONS[e.key].partition(":")
+            if home_module(e.key, attr) == module:
+                out[attr] = os.path.join(_HERE, *impl.split(".")[1:]) + ".py"
+    return out
+
+
+def _class_source_file(module: str) -> str | None:
+    """The file ``inspect`` reads for the classes whose old home is ``module``.
+
+    Shim classes report their old home as ``__module__`` (pickles, reprs); ``inspect.getsource``
+    looks for a class in ``sys.modules[cls.__module__].__file__`` (CPython before 3.13 has no
+    ``__firstlineno__``). Where those classes come from one shim file, that is the file; where
+    from several, a name that exists nowhere on disk, whose text ``_Finder.get_source`` gives."""
+    files = set(_homed_classes(module).values())
     if not files:
         return None
-    best = min(files, key=lambda f: (-files[f], f))
-    return os.path.join(_HERE, *best.split(".")[1:]) + ".py"
+    return files.pop() if len(files) == 1 else os.path.join(_HERE, module + ".py")
+
+
+def _combined_source(module: str) -> str:
+    """The definitions of the classes homed in ``module``, each under a line naming its file."""
+    parts = []
+    for name, path in sorted(_homed_classes(module).items(), key=lambda item: (item[1], item[0])):
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+        lines = text.splitlines()
+        for node in ast.parse(text).body:
+            if isinstance(node, ast.ClassDef) and node.name == name:
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                where = os.path.relpath(path, os.path.dirname(_HERE))
+                parts.append(f"# {where}, line {first}\n" + "\n".join(lines[first - 1:node.end_lineno]) + "\n")
+    return "\n\n".join(parts)
 
 
 class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -142,6 +165,10 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if gone is not None:
             raise ModuleNotFoundError(gone.message, name=fullname)
         return None
+
+    def get_source(self, fullname: str) -> str | None:
+        """Source text for ``linecache``/``inspect`` where a module's classes span shim files."""
+        return _combined_source(fullname) if fullname in _MODULES else None
 
     def create_module(self, spec):
         return _LegacyModule(spec.name)

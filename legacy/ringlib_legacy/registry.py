@@ -25,7 +25,7 @@ from ringlib_legacy.layout import FLAT_MODULES, MODULE_ALL, ROOT
 from ringlib_legacy.recipe import render_call
 from ringlib_legacy import removed as _removed
 from ringlib_legacy.removed import REMOVED_MODULE_PREFIXES
-from ringlib_legacy.rows import infra, models, ring_base, ring_distributed, ring_hilbert, ring_utils, sparse
+from ringlib_legacy.rows import infra, models, ring_base, ring_distributed, ring_hilbert, ring_utils, sparse, surface
 from ringlib_legacy.schema import (
     REQUIRED,
     Arg,
@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 #: The row modules, in the order of the old package's families.
-ROW_MODULES = (ring_base, ring_hilbert, ring_distributed, ring_utils, sparse, models, infra)
+ROW_MODULES = (ring_base, ring_hilbert, ring_distributed, ring_utils, sparse, models, infra, surface)
 
 _ROWS = tuple(row for module in ROW_MODULES for row in module.ROWS)
 
@@ -57,9 +57,11 @@ LEGACY_NAMES: tuple[LegacyName, ...] = (
 )
 
 
-for _module in ROW_MODULES:  # names a row module adds to the ``__all__`` of old packages
+_OLD_ALL = frozenset(MODULE_ALL)  # the layout's lists are the old ones verbatim: rows never extend them
+for _module in ROW_MODULES:  # names a row module adds to the ``__all__`` of other old packages
     for _package, _names in getattr(_module, "MODULE_ALL", {}).items():
-        MODULE_ALL[_package] = (*MODULE_ALL.get(_package, ()), *_names)
+        if _package not in _OLD_ALL:
+            MODULE_ALL[_package] = (*MODULE_ALL.get(_package, ()), *_names)
 
 #: Old names and modules the shim does not carry over: the removal records, less every path a
 #: row provides (a name, or a module that holds one).

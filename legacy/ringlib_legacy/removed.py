@@ -5,6 +5,10 @@ from __future__ import annotations
 from ringlib_legacy.schema import Removed
 
 REMOVED: tuple[Removed, ...] = (
+    Removed(path="dilated_attention_pytorch.sparse.distributed_memory_optimization.OptimizedGradientCommunicator",
+            use_instead="torch.nn.parallel.DistributedDataParallel with a torch.distributed.algorithms."
+                        "ddp_comm_hooks hook (bucketing and compression of gradients are DDP's job, not "
+                        "an attention library's)"),
     Removed(
         path="dilated_attention_pytorch.LongNet", use_instead="a stack of ringlib.MultiheadDilatedAttention layers"
     ),

@@ -61,9 +61,9 @@ IMPLEMENTATIONS: dict[str, str] = {
         "BlockSparseRingDilatedAttentionHilbertPostPattern", "BlockSparseRingMultiheadDilatedAttention",
         "PostPatternHilbertOptimizer", "create_post_pattern_hilbert_attention")},
     **{name: f"{_P}adaptive:{name}" for name in (
-        "BlockSparseAdaptive", "ImportanceScorer", "AdaptiveSparsityTrainer",
-        "create_adaptive_block_sparse_consistent")},
-    "BlockSparseAdaptiveFixed": f"{_P}adaptive:LazyBlockSparseAdaptive",
+        "BlockSparseAdaptive", "ImportanceScorer", "AdaptiveSparsityTrainer")},
+    "BlockSparseAdaptiveFixed": f"{_P}adaptive_lazy:BlockSparseAdaptive",
+    "create_adaptive_block_sparse_consistent": f"{_P}adaptive_lazy:create_adaptive_block_sparse_consistent",
     "create_adaptive_block_sparse@adaptive": f"{_P}adaptive:create_adaptive_block_sparse",
     "BlockSparseRingDistributedDilatedAttention": f"{_P}hierarchical:BlockSparseRingDistributedDilatedAttention",
     "HierarchicalSparsePatternGenerator": f"{_P}hierarchical:HierarchicalSparsePatternGenerator",
@@ -85,7 +85,7 @@ def resolve(key: str):
     if key not in _RESOLVED:
         module, _, attr = IMPLEMENTATIONS[key].partition(":")
         obj = getattr(importlib.import_module(module), attr)
-        home = home_module(key)
+        home = home_module(key, getattr(obj, "__name__", None))
         if home is not None and (isinstance(obj, type) or callable(obj)) and obj.__module__.startswith(_P):
             obj.__module__ = home
             importlib.import_module(home)  # so inspect finds the module (and its __file__)
@@ -93,8 +93,11 @@ def resolve(key: str):
     return _RESOLVED[key]
 
 
-def home_module(key: str) -> str | None:
-    """The old defining module of a name (pickles and reprs point there)."""
+def home_module(key: str, defined_as: str | None = None) -> str | None:
+    """The old defining module of a name (pickles and reprs point there): the deepest path
+    that spells the object's own name (``sparse.BlockSparseAdaptiveFixed`` was an alias of
+    ``sparse.block_sparse_adaptive_fixed.BlockSparseAdaptive``)."""
     entry = registry.by_key()[key]
-    homes = [p.rpartition(".")[0] for p in entry.paths if p.rpartition(".")[2] == entry.name]
+    homes = [p.rpartition(".")[0] for p in entry.paths if p.rpartition(".")[2] == defined_as]
+    homes = homes or [p.rpartition(".")[0] for p in entry.paths if p.rpartition(".")[2] == entry.name]
     return max(homes, key=lambda m: m.count("."), default=None)

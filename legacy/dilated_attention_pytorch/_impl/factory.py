@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import List, Literal, Optional
 
-from .adaptive import LazyBlockSparseAdaptive
+from .adaptive_lazy import BlockSparseAdaptive as LazyBlockSparseAdaptive
 from .block_sparse import BlockSparseRingDilatedAttention, BlockSparseRingMultiheadDilatedAttention
 from .common import warn_ignored
 from .configs import AdaptiveConfig, DistributedSparseConfig, SparsePatternConfig

@@ -145,4 +145,7 @@ INFRA_IMPLEMENTATIONS: dict[str, str] = {
     'create_hilbert_mapping': "dilated_attention_pytorch._impl.kernels:create_hilbert_mapping",
     'HilbertAttentionTritonWrapper': "dilated_attention_pytorch._impl.kernels:HilbertAttentionTritonWrapper",
     'HilbertAttentionTritonFixed': "dilated_attention_pytorch._impl.kernels:HilbertAttentionTritonFixed",
+    'AdaptiveMemoryPool': "dilated_attention_pytorch._impl.distributed_memory:AdaptiveMemoryPool",
+    'GradientCompressor': "dilated_attention_pytorch._impl.distributed_memory:GradientCompressor",
+    'create_adaptive_sparse_attention': "dilated_attention_pytorch._impl.distributed_memory:create_adaptive_sparse_attention",
 }
