@@ -415,7 +415,14 @@ def _legacy_cases(entry, device, matrix: Matrix, grads: bool, report: Report, on
         return
     subject = SUBJECTS.get(entry.key, Subject())
     if subject.whole_segments:
-        matrix = dataclasses.replace(matrix, segment_sets=matrix.whole_segment_sets)
+        whole = matrix.whole_segment_sets or tuple(
+            s for s in matrix.segment_sets if all(shape.seq % max(s[0]) == 0 for shape in matrix.shapes))
+        if not whole:
+            emit(report, on_result, Result(entry.key, "-", "bitwise", "shim", "-", "output", ERROR,
+                                           message="the old class needs the sequence to be a multiple of its largest "
+                                                   "segment; the matrix has no such segment set"))
+            return
+        matrix = dataclasses.replace(matrix, segment_sets=whole)
     configs = _configs()
     params = [p.name for p in entry.params if p.kind not in ("var_positional", "var_keyword")]
     required = [p.name for p in entry.params if p.kind not in ("var_positional", "var_keyword")
