@@ -110,31 +110,7 @@ def test_the_registry_and_interpreter_stay_light():
     assert not found
 
 
-@pytest.mark.parametrize("package", sorted(WING))
-def test_no_import_circle(package):
-    trees = _modules(package)
-    graph = {}
-    for module, tree in trees.items():
-        is_package = (PACKAGES[package].joinpath(*module.split(".")[1:]) / "__init__.py").exists()
-        imported = _imports(module, tree, is_package, frozenset(trees))
-        graph[module] = {name for name in imported if name in trees and name != module}
-    # a cycle exists iff a depth-first search meets a module that is still on its stack
-    state: dict[str, int] = {}  # 1: on the stack, 2: done
-    cycles = []
-
-    def visit(node: str, stack: list[str]) -> None:
-        state[node] = 1
-        for nxt in sorted(graph[node]):
-            if state.get(nxt) == 1:
-                cycles.append(stack[stack.index(nxt):] + [nxt])
-            elif nxt not in state:
-                visit(nxt, [*stack, nxt])
-        state[node] = 2
-
-    for module in sorted(graph):
-        if module not in state:
-            visit(module, [module])
-    assert not cycles
+# No import circle in any package: tests/test_import_cycles.py (one check for the whole repository).
 
 
 @pytest.mark.parametrize("package", sorted(PACKAGES))

@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
+from ringlib_codemods.binding import Binding
+
 if TYPE_CHECKING:  # pragma: no cover
-    from ringlib_codemods.resolve import Analysis, Binding
+    from ringlib_codemods.resolve import Analysis
 
 _BUILTINS = frozenset(dir(builtins))
 _TYPE_HINT_CALLS = ("cast", "TypeVar", "NewType")
@@ -296,8 +298,6 @@ class _Facts:
 def light_resolution(analysis: "Analysis", source: str | bytes | None) -> LightResolution | None:
     """The light pass for ``analysis``'s module, or None where only libcst's full scope
     analysis gives the right answer."""
-    from ringlib_codemods.resolve import Binding
-
     module, index = analysis.module, analysis.index
     scope = ModuleScope(set())
     bindings: dict[int, Binding] = {}

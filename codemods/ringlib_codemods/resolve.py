@@ -26,6 +26,7 @@ from libcst.metadata import (
 from ringlib_legacy.schema import LegacyName
 from ringlib_codemods.index import LegacyIndex
 from ringlib_codemods.positions import start_positions
+from ringlib_codemods.binding import Binding
 from ringlib_codemods.light import light_resolution
 
 
@@ -50,31 +51,6 @@ class Position(str, enum.Enum):
 
 STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement, cst.ExceptHandler)
 IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
-
-
-@dataclass(eq=False)
-class Binding:
-    """One name bound by an import of an old module or name."""
-
-    assignments: list  # libcst ImportAssignments (full resolution) or the bound dotted names
-    path: str  # normalized old dotted path the bound name denotes
-    alias: cst.ImportAlias
-    statement: cst.Import | cst.ImportFrom
-    scope: object  # a libcst Scope, or the light pass's ModuleScope
-    order: int = 0  # document order of the import statement
-    light_references: list | None = None  # filled by the light pass
-
-    @property
-    def references(self) -> list:
-        """The accesses (objects with ``node``, ``is_annotation``, ``referents``)."""
-        if self.light_references is not None:
-            return self.light_references
-        return [a for assignment in self.assignments for a in assignment.references]
-
-    @property
-    def bound_name(self) -> str:
-        target = self.alias.asname.name if self.alias.asname else self.alias.name
-        return get_full_name_for_node(target) or ""
 
 
 @dataclass(eq=False)

@@ -57,12 +57,6 @@ LEGACY_NAMES: tuple[LegacyName, ...] = (
 )
 
 
-_OLD_ALL = frozenset(MODULE_ALL)  # the layout's lists are the old ones verbatim: rows never extend them
-for _module in ROW_MODULES:  # names a row module adds to the ``__all__`` of other old packages
-    for _package, _names in getattr(_module, "MODULE_ALL", {}).items():
-        if _package not in _OLD_ALL:
-            MODULE_ALL[_package] = (*MODULE_ALL.get(_package, ()), *_names)
-
 #: Old names and modules the shim does not carry over: the removal records, less every path a
 #: row provides (a name, or a module that holds one).
 _PROVIDED = {path for row in _ROWS for path in row.paths} | {

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ringlib_legacy.schema import REQUIRED, Arg, Param
+from ringlib_legacy.schema import Arg, Param
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,16 @@ class ConfigConsumer:
 
 @dataclass(frozen=True)
 class Preset:
-    """A named preset of ``get_block_sparse_preset``: its config fields (Python source)."""
+    """A named preset of ``get_block_sparse_preset``: the factory ``variant`` it selects, the
+    ``SparsePatternConfig`` / ``AdaptiveConfig`` fields it sets and its other factory
+    ``arguments`` (all values as Python source). The shim builds its presets from these rows;
+    the codemod rewrites the "base" ones."""
 
     name: str
-    config: tuple[tuple[str, str], ...]
+    config: tuple[tuple[str, str], ...] = ()
+    variant: str = "base"
+    adaptive_config: tuple[tuple[str, str], ...] = ()
+    arguments: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,19 +68,17 @@ class NotExact:
     reason: str
 
 
-def _p(name: str, default: object = REQUIRED, role: str = "map", note: str = "",
-       kind: str = "positional_or_keyword") -> Param:
-    return Param(name, default, role, kind, note)  # type: ignore[arg-type]
-
-
 _QKV = ("the old forward took return_attention_weights and returned (out, info) with it; the canonical "
         "forward is forward(q, k, v, *, is_causal)")
 _VALIDATED = "validated only, never changed a pattern"
 
 SPARSE_CONFIG_PARAMS: tuple[Param, ...] = (
-    _p("pattern_type", "local_window"), _p("block_size", 64),
-    _p("sparsity_ratio", 0.1, "ignored", _VALIDATED), _p("window_size", 256), _p("global_tokens", 1),
-    _p("dilation_rates", None),
+    Param(name="pattern_type", default="local_window"),
+    Param(name="block_size", default=64),
+    Param(name="sparsity_ratio", default=0.1, role="ignored", note=_VALIDATED),
+    Param(name="window_size", default=256),
+    Param(name="global_tokens", default=1),
+    Param(name="dilation_rates", default=None),
 )
 
 CONFIG_LAYOUTS: tuple[ConfigLayout, ...] = (
@@ -88,51 +92,113 @@ CONFIG_LAYOUTS: tuple[ConfigLayout, ...] = (
 
 #: keyword arguments the old block-sparse constructor read from ``**kwargs``
 _BSR_KWARGS = (
-    _p("sparsity_config", None, "unsupported", "overrides sparse_config", kind="keyword_only"),
-    _p("sparsity_ratio", None, "ignored", _VALIDATED, kind="keyword_only"),
-    _p("dropout", 0.0, "ignored", "validated, never applied", kind="keyword_only"),
-    *(_p(n, None, "ignored", kind="keyword_only") for n in (
-        "ring_size", "use_gradient_checkpointing", "enable_memory_pool", "device", "dtype")),
-    _p("kwargs", role="ignored", kind="var_keyword", note="the old class ignored unknown keywords"),
+    Param(name="sparsity_config", default=None, role="unsupported", kind="keyword_only",
+          note="overrides sparse_config"),
+    Param(name="sparsity_ratio", default=None, role="ignored", kind="keyword_only", note=_VALIDATED),
+    Param(name="dropout", default=0.0, role="ignored", kind="keyword_only", note="validated, never applied"),
+    Param(name="ring_size", default=None, role="ignored", kind="keyword_only"),
+    Param(name="use_gradient_checkpointing", default=None, role="ignored", kind="keyword_only"),
+    Param(name="enable_memory_pool", default=None, role="ignored", kind="keyword_only"),
+    Param(name="device", default=None, role="ignored", kind="keyword_only"),
+    Param(name="dtype", default=None, role="ignored", kind="keyword_only"),
+    Param(name="kwargs", role="ignored", kind="var_keyword", note="the old class ignored unknown keywords"),
 )
-_LISTS = (_p("segment_lengths", role="ignored", note="validated only"),
-          _p("dilation_rates", role="ignored", note="validated only"))
+_LISTS = (
+    Param(name="segment_lengths", role="ignored", note="validated only"),
+    Param(name="dilation_rates", role="ignored", note="validated only"),
+)
 
 CONFIG_CONSUMERS: tuple[ConfigConsumer, ...] = (
-    ConfigConsumer(key="BlockSparseRingDilatedAttention", config_param="sparse_config",
-                   params=(*_LISTS, _p("sparse_config", None), _p("enable_batched_ops", True, "ignored"),
-                           _p("pattern_cache_size", 100, "ignored"), *_BSR_KWARGS), reason=_QKV),
-    ConfigConsumer(key="BlockSparseRingDilatedAttentionHilbertPostPattern", config_param="sparse_config",
-                   params=(*_LISTS, _p("sparse_config"), _p("use_post_pattern_optimization", True, "ignored"),
-                           _p("cache_orderings", True, "ignored"), *_BSR_KWARGS),
-                   pattern_args=(Arg("normalization", value="'per_block_sum'"),
-                                 Arg("partial_tail", value="'zero'")), reason=_QKV),
-    ConfigConsumer(key="create_block_sparse_attention", config_param="sparse_config",
-                   params=(_p("variant", "auto"), _p("segment_lengths", None, "ignored", "validated only"),
-                           _p("dilation_rates", None, "ignored", "validated only"), _p("sparse_config", None),
-                           _p("sparsity_ratio", None, "ignored", _VALIDATED), _p("block_size", None),
-                           _p("adaptive_config", None, "unsupported", "selects the adaptive variant"),
-                           _p("distributed_config", None, "unsupported", "selects the distributed variant"),
-                           _p("embed_dim", None, "unsupported", "selects the multihead variant"),
-                           _p("num_heads", None, "unsupported", "selects the multihead variant"),
-                           *_BSR_KWARGS[:-1], _BSR_KWARGS[-1]),
-                   requires=(("variant", ("'auto'", "'base'")),),
-                   build_config=(("block_size", "block_size", "64"),), reason=_QKV),
+    ConfigConsumer(
+        key="BlockSparseRingDilatedAttention",
+        config_param="sparse_config",
+        params=(
+            *_LISTS,
+            Param(name="sparse_config", default=None),
+            Param(name="enable_batched_ops", default=True, role="ignored"),
+            Param(name="pattern_cache_size", default=100, role="ignored"),
+            *_BSR_KWARGS,
+        ),
+        reason=_QKV,
+    ),
+    ConfigConsumer(
+        key="BlockSparseRingDilatedAttentionHilbertPostPattern",
+        config_param="sparse_config",
+        params=(
+            *_LISTS,
+            Param(name="sparse_config"),
+            Param(name="use_post_pattern_optimization", default=True, role="ignored"),
+            Param(name="cache_orderings", default=True, role="ignored"),
+            *_BSR_KWARGS,
+        ),
+        pattern_args=(Arg("normalization", value="'per_block_sum'"), Arg("partial_tail", value="'zero'")),
+        reason=_QKV,
+    ),
+    ConfigConsumer(
+        key="create_block_sparse_attention",
+        config_param="sparse_config",
+        params=(
+            Param(name="variant", default="auto"),
+            Param(name="segment_lengths", default=None, role="ignored", note="validated only"),
+            Param(name="dilation_rates", default=None, role="ignored", note="validated only"),
+            Param(name="sparse_config", default=None),
+            Param(name="sparsity_ratio", default=None, role="ignored", note=_VALIDATED),
+            Param(name="block_size", default=None),
+            Param(name="adaptive_config", default=None, role="unsupported", note="selects the adaptive variant"),
+            Param(name="distributed_config", default=None, role="unsupported",
+                  note="selects the distributed variant"),
+            Param(name="embed_dim", default=None, role="unsupported", note="selects the multihead variant"),
+            Param(name="num_heads", default=None, role="unsupported", note="selects the multihead variant"),
+            *_BSR_KWARGS,
+        ),
+        requires=(("variant", ("'auto'", "'base'")),),
+        build_config=(("block_size", "block_size", "64"),),
+        reason=_QKV,
+    ),
 )
 
+#: the presets of ``get_block_sparse_preset``, in the old order (its error message lists them so)
 PRESETS: tuple[Preset, ...] = (
-    Preset("local", (("pattern_type", "'local_window'"), ("sparsity_ratio", "0.05"), ("window_size", "256"),
-                     ("block_size", "64"))),
-    Preset("dilated", (("pattern_type", "'dilated_sparse'"), ("sparsity_ratio", "0.1"),
-                       ("dilation_rates", "[1, 2, 4, 8]"), ("block_size", "64"))),
-    Preset("global_local", (("pattern_type", "'global_local'"), ("sparsity_ratio", "0.1"), ("global_tokens", "64"),
-                            ("window_size", "256"), ("block_size", "64"))),
-    Preset("ultra_sparse", (("pattern_type", "'dilated_sparse'"), ("sparsity_ratio", "0.01"),
-                            ("block_size", "128"))),
+    Preset(
+        name="local",
+        config=(("pattern_type", "'local_window'"), ("sparsity_ratio", "0.05"), ("window_size", "256"),
+                ("block_size", "64")),
+    ),
+    Preset(
+        name="dilated",
+        config=(("pattern_type", "'dilated_sparse'"), ("sparsity_ratio", "0.1"), ("dilation_rates", "[1, 2, 4, 8]"),
+                ("block_size", "64")),
+    ),
+    Preset(
+        name="global_local",
+        config=(("pattern_type", "'global_local'"), ("sparsity_ratio", "0.1"), ("global_tokens", "64"),
+                ("window_size", "256"), ("block_size", "64")),
+    ),
+    Preset(
+        name="adaptive_standard",
+        variant="adaptive",
+        adaptive_config=(("base_sparsity", "0.9"), ("temperature", "1.0"), ("learnable_temperature", "True")),
+    ),
+    Preset(
+        name="ultra_sparse",
+        config=(("pattern_type", "'dilated_sparse'"), ("sparsity_ratio", "0.01"), ("block_size", "128")),
+        arguments=(("segment_lengths", "[4096, 8192, 16384]"), ("dilation_rates", "[1, 4, 16]")),
+    ),
+    Preset(
+        name="hilbert_standard",
+        variant="hilbert",
+        arguments=(("hilbert_block_level", "True"), ("hilbert_within_blocks", "False")),
+    ),
+    Preset(
+        name="hilbert_ultra",
+        variant="hilbert",
+        arguments=(("hilbert_block_level", "True"), ("hilbert_within_blocks", "True")),
+    ),
 )
 #: ``get_block_sparse_preset(name, **overrides)``: overrides that do not change the result
-PRESET_PARAMS: tuple[Param, ...] = (_p("preset_name"),
-                                    _p("segment_lengths", None, "ignored", "validated only", "keyword_only"),
-                                    _p("dilation_rates", None, "ignored", "validated only", "keyword_only"),
-                                    *_BSR_KWARGS)
-
+PRESET_PARAMS: tuple[Param, ...] = (
+    Param(name="preset_name"),
+    Param(name="segment_lengths", default=None, role="ignored", kind="keyword_only", note="validated only"),
+    Param(name="dilation_rates", default=None, role="ignored", kind="keyword_only", note="validated only"),
+    *_BSR_KWARGS,
+)

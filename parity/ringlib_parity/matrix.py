@@ -49,6 +49,9 @@ class Matrix:
     # one dense O(n^2) float64 part per (head, kept block pair): at L=1024 with 64-token blocks
     # that is ~1000 parts of 128 MiB each kept for the backward, far beyond one GPU.
     adaptive_shapes: tuple[Shape, ...] | None = None
+    # For names whose old class required the sequence to be a multiple of its largest segment
+    # (``ringlib_parity.subjects.SUBJECTS``): segment sets that divide every shape's sequence.
+    whole_segment_sets: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = ()
 
 
 CPU = Matrix(
@@ -58,6 +61,7 @@ CPU = Matrix(
     segment_sets=(((96, 64), (2, 1)), ((32, 96), (1, 3))),
     block_size=32,
     block_layouts=("local_window", "dilated_sparse", "global_local"),
+    whole_segment_sets=(((32, 128), (1, 2)),),
 )
 
 CUDA = Matrix(
@@ -66,6 +70,7 @@ CUDA = Matrix(
     block_size=64,
     block_layouts=("local_window", "dilated_sparse", "global_local"),
     adaptive_shapes=(Shape(2, 256, 8, 64),),  # 4 blocks a side: ~4 GB of float64 reference
+    whole_segment_sets=(((256, 512, 1024), (1, 2, 4)),),
 )
 
 
@@ -131,8 +136,10 @@ def constructor_kwargs(param_names: Sequence[str], required: Sequence[str], vari
     value_of = {
         "embed_dim": shape.embed_dim,
         "dim": shape.embed_dim,
+        "d_model": shape.embed_dim,
         "num_heads": shape.heads,
         "heads": shape.heads,
+        "nhead": shape.heads,
         "head_dim": shape.head_dim,
         "segment_lengths": list(segments[0]),
         "dilation_rates": list(segments[1]),
@@ -151,7 +158,7 @@ def constructor_kwargs(param_names: Sequence[str], required: Sequence[str], vari
     value_of["block_size"] = bs
     value_of["device"] = device
     value_of["dtype"] = torch.float32
-    always = {"embed_dim", "dim", "num_heads", "heads", "head_dim", "dropout", "use_hilbert", "device", "dtype", "adaptive_config", "distributed_config",
+    always = {"embed_dim", "dim", "d_model", "num_heads", "heads", "nhead", "head_dim", "dropout", "use_hilbert", "device", "dtype", "adaptive_config", "distributed_config",
               "block_size", "segment_lengths", "dilation_rates", *_SPARSE_CONFIG_PARAMS}
     kwargs = {}
     for name in param_names:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import gc
 import os
 import time
@@ -37,7 +38,9 @@ from ringlib_parity import recipe, tolerance
 from ringlib_parity.matrix import Matrix, Variant, config_to_plain, constructor_kwargs, default_matrix, variants
 from ringlib_parity.report import ERROR, FAIL, PASS, SKIP, Report, Result, emit
 from ringlib_parity.subjects import (
+    SUBJECTS,
     ChunkedAttention,
+    Subject,
     call,
     forward_call,
     kind_of,
@@ -250,6 +253,10 @@ def _backend_compare(case: Case, dtypes: Sequence[torch.dtype], backends: Sequen
     out_of_memory = False
     try:
         ref = case.evaluate(torch.float64, "reference")
+    except BackendUnsupported as exc:  # nothing canonical defines what this instance computes
+        emit(report, on_result, Result(case.name, tag, "backend", "reference", "float64", "output", SKIP,
+                                       message=str(exc)))
+        return None
     except Exception as exc:  # the reference itself failed: nothing can be judged
         out_of_memory = isinstance(exc, torch.OutOfMemoryError)
         emit(report, on_result, Result(case.name, tag, "backend", "reference", "float64", "output", ERROR,
@@ -401,6 +408,21 @@ def _legacy_cases(entry, device, matrix: Matrix, grads: bool, report: Report, on
         emit(report, on_result, Result(entry.key, "-", "bitwise", "shim", "-", "output", ERROR,
                                        message="registry entry has no 'preserve' rewrite"))
         return
+    if not entry.counted and not any(r.safe for r in entry.rewrites.values()):
+        reason = entry.rewrites["preserve"].reason
+        emit(report, on_result, Result(entry.key, "-", "bitwise", "shim", "-", "output", SKIP,
+                                       message=f"unsafe rewrite: the codemod leaves this name to the user ({reason})"))
+        return
+    subject = SUBJECTS.get(entry.key, Subject())
+    if subject.whole_segments:
+        whole = matrix.whole_segment_sets or tuple(
+            s for s in matrix.segment_sets if all(shape.seq % max(s[0]) == 0 for shape in matrix.shapes))
+        if not whole:
+            emit(report, on_result, Result(entry.key, "-", "bitwise", "shim", "-", "output", ERROR,
+                                           message="the old class needs the sequence to be a multiple of its largest "
+                                                   "segment; the matrix has no such segment set"))
+            return
+        matrix = dataclasses.replace(matrix, segment_sets=whole)
     configs = _configs()
     params = [p.name for p in entry.params if p.kind not in ("var_positional", "var_keyword")]
     required = [p.name for p in entry.params if p.kind not in ("var_positional", "var_keyword")
@@ -420,7 +442,7 @@ def _legacy_cases(entry, device, matrix: Matrix, grads: bool, report: Report, on
         try:
             if kind == "module":
                 cases = _module_case(entry, old, variant, seed, device, matrix, configs, params, required,
-                                     grads, report, on_result)
+                                     grads, report, on_result, subject)
             elif kind == "function":
                 cases = _function_case(entry, old, variant, seed, device, grads, report, on_result)
             else:
@@ -434,11 +456,11 @@ def _legacy_cases(entry, device, matrix: Matrix, grads: bool, report: Report, on
 
 
 def _module_case(entry, old_cls, variant: Variant, seed: int, device, matrix, configs, params, required,
-                 grads, report, on_result):
+                 grads, report, on_result, subject: Subject):
     kwargs = constructor_kwargs(params, required, variant, matrix, configs, device)
     shape = variant.shape
     roles = tensor_roles(old_cls.forward)
-    inputs = make_inputs(roles, "blhd", shape, seed, torch.float32, device)
+    inputs = make_inputs(roles, "blhd", shape, seed, torch.float32, device, head_inputs=subject.head_inputs)
     torch.manual_seed(seed)
     with _quiet():
         shim = old_cls(**kwargs).eval()
@@ -492,7 +514,9 @@ def _module_case(entry, old_cls, variant: Variant, seed: int, device, matrix, co
            "state_dict": {k: v.detach().cpu() for k, v in shim.state_dict().items()},
            "args": args, "kwargs": fkwargs, "grad_seed": seed + 2, "roles": roles, "device": str(device)}
 
-    def evaluator(base):
+    def evaluator(base, canonical=True):
+        """``canonical`` False: an instance of the shim that no safe rewrite reproduces; where it
+        holds no ringlib module either, nothing canonical defines its computation."""
         def evaluate(dtype, backend):
             module = copy.deepcopy(base).to(device=device, dtype=dtype)
             casted = {r: t.to(dtype) for r, t in inputs.items()}
@@ -502,6 +526,9 @@ def _module_case(entry, old_cls, variant: Variant, seed: int, device, matrix, co
                 with torch.no_grad(), _quiet():  # lazily built modules: one forward materialises them
                     old_call(module)(casted)
                 if not set_backend(module, backend):
+                    if not canonical:
+                        raise BackendUnsupported("no canonical pattern defines this computation (unsafe "
+                                                 "rewrite, no ringlib module inside the shim's instance)")
                     raise BackendUnsupported("the instance has no ringlib backend to select")
             try:
                 with _quiet():
@@ -514,7 +541,8 @@ def _module_case(entry, old_cls, variant: Variant, seed: int, device, matrix, co
 
     # check 2 on what users run (the shim's instance), and on the intended rewrite where the
     # codemod would produce a different computation with --semantics intended
-    yield "preserve", Case(entry.key, variant.label, variant, seed, evaluator(shim), job, entry.divergences)
+    yield "preserve", Case(entry.key, variant.label, variant, seed, evaluator(shim, preserve is not None), job,
+                           entry.divergences)
     intended = rewrite("intended")
     if intended is not None and (preserve is None or intended[1] != preserve[1]):
         yield "intended", Case(entry.key, variant.label, variant, seed, evaluator(intended[0]),
@@ -724,9 +752,11 @@ def _ring_evaluate(module: nn.Module, inputs: dict[str, Tensor], dtype, variant:
 
 
 def select(entries, names: Sequence[str] | None):
-    """Registry entries named by key, name or any old path (all counted names by default)."""
+    """Registry entries named by key, name or any old path. By default: the counted names and
+    every other name the codemod has a rewrite for (the attention classes and models added
+    for 0.2); those whose every rewrite is unsafe are reported as such."""
     if not names:
-        return [e for e in entries if e.counted]
+        return [e for e in entries if e.counted or e.rewrites]
     wanted = set(names)
     return [e for e in entries if wanted & {e.key, e.name, *e.paths}]
 

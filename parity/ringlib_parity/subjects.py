@@ -7,6 +7,9 @@ whose forward takes ``x``/``x_local`` gets ``(batch, seq, embed_dim)`` input, on
 ``(batch, seq, embed_dim)`` tensors; functions (and ``autograd.Function``s) take
 ``(batch, heads, seq, head_dim)`` like the old ring functions; an object with
 ``update``/``get`` is an accumulator of partial attention results.
+
+What a signature cannot tell is data too: ``SUBJECTS`` holds, per registry key, the few
+facts about an old class's inputs that differ from those conventions.
 """
 
 from __future__ import annotations
@@ -30,6 +33,26 @@ ROLES = {"x": "x", "x_local": "x", "input": "x", "q": "q", "k": "k", "v": "v", "
 FUNCTION_FILL = {"dropout_p": 0.0, "rank": 0, "world_size": 1, "local_seq_start": 0,
                  "use_hilbert": False, "hilbert_indices": None}
 CAUSAL_KEYWORDS = ("is_causal", "causal")
+# a forward taking q/k/v is given query/key/value inputs (and back) when only those exist
+ALIASES = {"q": "query", "k": "key", "v": "value", "query": "q", "key": "k", "value": "v"}
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Facts about one old class's inputs that its signature does not tell."""
+
+    #: the old forward required the sequence to be a multiple of the largest segment length
+    #: (it is checked on ``Matrix.whole_segment_sets``)
+    whole_segments: bool = False
+    #: its ``query``/``key``/``value`` are ``(batch, seq, heads, head_dim)``, not ``(batch, seq, embed_dim)``
+    head_inputs: bool = False
+
+
+#: registry key -> what the generic conventions get wrong for it
+SUBJECTS: dict[str, Subject] = {
+    "DilatedAttention": Subject(whole_segments=True, head_inputs=True),
+    "ImprovedDilatedAttention": Subject(whole_segments=True, head_inputs=True),
+}
 
 
 def resolve(path: str, root: str | None = None) -> Any:
@@ -85,11 +108,13 @@ def takes_causal(fn: Callable) -> bool:
 
 
 def make_inputs(roles: list[str], layout: str, shape: Shape, seed: int, dtype=torch.float64,
-                device="cpu") -> dict[str, Tensor]:
-    """Seeded inputs (drawn in float64 on the CPU, then cast: every dtype sees the same values)."""
+                device="cpu", head_inputs: bool = False) -> dict[str, Tensor]:
+    """Seeded inputs (drawn in float64 on the CPU, then cast: every dtype sees the same values).
+    ``head_inputs``: ``query``/``key``/``value`` are shaped like ``q``/``k``/``v``."""
     gen = torch.Generator().manual_seed(seed)
     b, n, h, d = shape.batch, shape.seq, shape.heads, shape.head_dim
-    dims = {"x": (b, n, h * d), "query": (b, n, h * d), "key": (b, n, h * d), "value": (b, n, h * d),
+    embed = (b, n, h, d) if head_inputs else (b, n, h * d)
+    dims = {"x": (b, n, h * d), "query": embed, "key": embed, "value": embed,
             "q": (b, n, h, d), "k": (b, n, h, d), "v": (b, n, h, d)}
     if layout == "bhld":
         dims.update({r: (b, h, n, d) for r in "qkv"})
@@ -111,6 +136,8 @@ def forward_call(fn: Callable, inputs: dict[str, Tensor], causal: bool, shape: S
     args, kwargs = [], {}
     for p in _signature(fn):
         role = ROLES.get(p.name)
+        if role is not None and role not in inputs and ALIASES.get(role) in inputs:
+            role = ALIASES[role]
         if role in inputs:
             args.append(inputs[role])
             continue

@@ -67,7 +67,7 @@ class SparseConfigRule(Rule):
         self._planned: dict[int, tuple] = {}  # id(original Call) -> (kind, data)
         consumers = {row.key: row for row in CONFIG_CONSUMERS}
         self.layouts = {row.value: row for row in CONFIG_LAYOUTS}
-        self.presets = {row.name: row for row in PRESETS}
+        self.presets = {row.name: row for row in PRESETS if row.variant == "base"}
         config_sites = {id(s.parent): s for s in ctx.sites(Position.CALL)
                         if s.entry is not None and s.entry.key == "SparsePatternConfig"}
         users: dict[int, list[_Consumer]] = {}  # id(config Call) -> consumers passing it

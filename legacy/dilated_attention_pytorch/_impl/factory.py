@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import copy
+import ast
 from typing import List, Literal, Optional
+
+from ringlib_legacy.sparse_configs import PRESETS, Preset
 
 from .adaptive_lazy import BlockSparseAdaptive as LazyBlockSparseAdaptive
 from .block_sparse import BlockSparseRingDilatedAttention, BlockSparseRingMultiheadDilatedAttention
@@ -61,27 +63,24 @@ def create_block_sparse_attention(variant: BlockSparseVariant = "auto", segment_
     raise ValueError(f"Unknown variant: {variant}")
 
 
-_PRESETS = {
-    "local": {"variant": "base", "sparse_config": SparsePatternConfig(
-        pattern_type="local_window", sparsity_ratio=0.05, window_size=256, block_size=64)},
-    "dilated": {"variant": "base", "sparse_config": SparsePatternConfig(
-        pattern_type="dilated_sparse", sparsity_ratio=0.1, dilation_rates=[1, 2, 4, 8], block_size=64)},
-    "global_local": {"variant": "base", "sparse_config": SparsePatternConfig(
-        pattern_type="global_local", sparsity_ratio=0.1, global_tokens=64, window_size=256, block_size=64)},
-    "adaptive_standard": {"variant": "adaptive", "adaptive_config": AdaptiveConfig(
-        base_sparsity=0.9, temperature=1.0, learnable_temperature=True)},
-    "ultra_sparse": {"variant": "base", "sparse_config": SparsePatternConfig(
-        pattern_type="dilated_sparse", sparsity_ratio=0.01, block_size=128),
-        "segment_lengths": [4096, 8192, 16384], "dilation_rates": [1, 4, 16]},
-    "hilbert_standard": {"variant": "hilbert", "hilbert_block_level": True, "hilbert_within_blocks": False},
-    "hilbert_ultra": {"variant": "hilbert", "hilbert_block_level": True, "hilbert_within_blocks": True},
-}
+def _preset_arguments(preset: Preset) -> dict:
+    """The factory arguments of one preset row (``ringlib_legacy.sparse_configs.PRESETS``)."""
+    arguments = {"variant": preset.variant}
+    if preset.config:
+        arguments["sparse_config"] = SparsePatternConfig(**{k: ast.literal_eval(v) for k, v in preset.config})
+    if preset.adaptive_config:
+        arguments["adaptive_config"] = AdaptiveConfig(**{k: ast.literal_eval(v) for k, v in preset.adaptive_config})
+    arguments.update({k: ast.literal_eval(v) for k, v in preset.arguments})
+    return arguments
+
+
+_PRESETS = {preset.name: preset for preset in PRESETS}
 
 
 def get_block_sparse_preset(preset_name: str, **override_kwargs):
     if preset_name not in _PRESETS:
         raise ValueError(f"Unknown preset: {preset_name}. Available presets: {', '.join(_PRESETS)}")
-    config = copy.deepcopy(_PRESETS[preset_name])
+    config = _preset_arguments(_PRESETS[preset_name])
     config.update(override_kwargs)
     variant = config.pop("variant")
     return create_block_sparse_attention(variant, **config)

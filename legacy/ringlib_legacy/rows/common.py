@@ -66,3 +66,33 @@ ADAPTIVE_SELECTION = KeyMap(
     "from the scorer's logits; the old class kept blocks by a batch-shared soft threshold "
     "(0.9 top-k one-hot + 0.1 softmax, mean over the batch > 0.1), so the kept blocks differ",
 )
+
+#: The old head-axis computation of the "improved" classes (a profile several rows share).
+HEAD_AXIS = (
+    "HEAD_AXIS: the heads of group i attend to each other at each selected row "
+    "(rows i % r, i % r + r, ... of every segment), sum / G"
+)
+#: Why a whole old model is not rewritten automatically.
+MODEL_BY_HAND = "a whole model: keep the shim class or build your own from ringlib.MultiheadDilatedAttention"
+
+MASK_IGNORED = Divergence(
+    what="attention_mask / attn_mask / key_padding_mask: the old code validated and then ignored them silently; "
+    "the shim ignores them with a UserWarning",
+    measured="identical outputs; one warning per call",
+)
+IMPROVED_INTENDED = Divergence(
+    what="--semantics intended attends over the selected rows of each segment (ringlib.Dilated(..., "
+    "mixing='head_groups'), what the old docstring describes) instead of across the heads of a group",
+    measured="old vs intended on the recorded config (L=64, [16, 32]/[1, 2], H=4, D=16): 1.6 max-abs",
+    applies="intended",
+)
+FACTORY_NEVER_RAN = Divergence(
+    what="the old code raised on every call (ValueError: Unknown attention type 'improved'. Available types: []); "
+    "the shim builds what its docstring describes",
+    measured="old: ValueError",
+)
+HEAD_PARALLEL_NEVER_RAN = Divergence(
+    what="the old code raised on every call (TypeError: unexpected keyword argument 'use_xformers'); "
+    "the shim builds what its docstring describes",
+    measured="old: TypeError",
+)
