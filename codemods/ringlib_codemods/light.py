@@ -315,15 +315,7 @@ def light_resolution(analysis: "Analysis", source: str | bytes | None) -> LightR
             names = _assignment_names(alias, statement)
             for name in names:
                 names_order.setdefault(name, len(names_order))
-            real = get_full_name_for_node(alias.name) or ""
-            if isinstance(statement, cst.ImportFrom):
-                base = analysis.import_module_path(statement)
-                if base is None:
-                    continue
-                dotted = f"{base}.{real}" if base else real
-            else:
-                dotted = real
-            path = index.normalize(dotted)
+            path = analysis.alias_path(statement, alias)
             if path is None:
                 continue
             binding = Binding(names, path, alias, statement, scope, light_references=[])

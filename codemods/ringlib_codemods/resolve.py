@@ -155,6 +155,20 @@ class Analysis:
         base = self._package[: len(self._package) - (dots - 1)]
         return ".".join([*base, module] if module else base)
 
+    def alias_path(self, statement: cst.Import | cst.ImportFrom, alias: cst.ImportAlias,
+                   bound: str | None = None) -> str | None:
+        """The old path ``alias`` imports, or None where it imports none. ``bound``: for a plain
+        ``import a.b`` without ``as``, the dotted name the binding stands for (default: all of it)."""
+        real = get_full_name_for_node(alias.name) or ""
+        if isinstance(statement, cst.ImportFrom):
+            module = self.import_module_path(statement)
+            if module is None:
+                return None
+            dotted = f"{module}.{real}" if module else real
+        else:
+            dotted = bound if bound is not None and not alias.asname else real
+        return self.index.normalize(dotted)
+
     def _find_bindings(self) -> dict[int, Binding]:
         """Import aliases that bind an old path, keyed by ``id(alias)``."""
         found: dict[int, Binding] = {}
@@ -170,15 +184,7 @@ class Analysis:
                 if binding is not None:
                     binding.assignments.append(assignment)
                     continue
-                real = get_full_name_for_node(alias.name) or ""
-                if isinstance(statement, cst.ImportFrom):
-                    module = self.import_module_path(statement)
-                    if module is None:
-                        continue
-                    dotted = f"{module}.{real}" if module else real
-                else:
-                    dotted = real if alias.asname else assignment.name
-                path = self.index.normalize(dotted)
+                path = self.alias_path(statement, alias, assignment.name)
                 if path is None:
                     continue
                 found[id(alias)] = Binding([assignment], path, alias, statement, scope)

@@ -4,15 +4,12 @@ caches, configs, the Hilbert kernel module, zero-length inputs and ``inspect.get
 import importlib
 import importlib.util
 import inspect
-import sys
-import warnings
 from pathlib import Path
 
 import pytest
 import torch
 
 from ringlib_legacy import registry
-from ringlib.deprecation import RinglibDeprecationWarning
 
 INFRA_MODULES = sorted(p for e in registry.LEGACY_NAMES if e.kind == "module" for p in e.paths
                        if p.split(".")[1] in ("core", "utils", "kernels"))
@@ -24,15 +21,6 @@ def test_every_old_infrastructure_module_imports_and_lists_its_names(quiet):
         module = importlib.import_module(path)
         for name in module.__all__:
             getattr(module, name)
-
-
-def test_from_import_warns_at_the_user_line():
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        from dilated_attention_pytorch.core.memory_pool import UnifiedMemoryPool  # noqa: F401
-        line = sys._getframe().f_lineno - 1
-    hits = [w for w in caught if issubclass(w.category, RinglibDeprecationWarning)]
-    assert len(hits) == 1 and hits[0].filename == __file__ and hits[0].lineno == line
 
 
 def test_memory_pools_hand_out_and_reuse_tensors(quiet):

@@ -2,13 +2,10 @@
 
 import copy
 import io
-import sys
-import warnings
 
 import pytest
 import torch
 
-from ringlib.deprecation import RinglibDeprecationWarning
 
 
 def test_multihead_like_nn_multiheadattention(quiet):
@@ -81,16 +78,6 @@ def test_dynamic_attention_example(quiet):
     assert output.shape == x.shape and weights.shape == (2, 4, 48, 48)
     segments, rates = attention.get_current_configuration()
     assert 48 % max(segments) == 0 and rates[0] == 1
-
-
-def test_old_import_warns_at_the_users_line():
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        from dilated_attention_pytorch.models import LongNet  # noqa: F401
-        line = sys._getframe().f_lineno - 1
-    hits = [w for w in caught if issubclass(w.category, RinglibDeprecationWarning)]
-    assert len(hits) == 1 and hits[0].filename == __file__ and hits[0].lineno == line
-    assert "LongNet" in str(hits[0].message)
 
 
 @pytest.mark.parametrize("path", ["dilated_attention_pytorch.base.multihead_dilated_attention",

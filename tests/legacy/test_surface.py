@@ -9,9 +9,8 @@ the names the registry removes must raise an error naming the replacement instea
 from __future__ import annotations
 
 import importlib
-import inspect
+import importlib.util
 import json
-import re
 import warnings
 from pathlib import Path
 
@@ -21,7 +20,6 @@ from ringlib_legacy import registry
 
 SNAPSHOT = json.loads((Path(__file__).parent / "recordings" / "surface.json").read_text())
 MODULES = {m: e for m, e in SNAPSHOT["modules"].items() if "import_error" not in e}
-_ADDRESS = re.compile(r" at 0x[0-9a-f]+")
 
 #: Old names the shim does not yet match (issue 16, open): old name -> why. The test fails when one
 #: of these starts to match (remove it here) or when any other name stops matching.
@@ -47,21 +45,16 @@ OPEN_GAPS: dict[str, str] = {
 }
 
 
-def _signature(obj) -> list[list[str]] | None:
-    try:
-        sig = inspect.signature(obj)
-    except (TypeError, ValueError):
-        return None
-    return [[p.name, p.kind.name, "" if p.default is p.empty else _ADDRESS.sub("", repr(p.default))]
-            for p in sig.parameters.values()]
+def _load_recorder():
+    """``record_surface.py`` (standard library only): the shim is read exactly as the old package was."""
+    spec = importlib.util.spec_from_file_location("record_surface", Path(__file__).with_name("record_surface.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _kind(obj) -> str:
-    if inspect.ismodule(obj):
-        return "module"
-    if isinstance(obj, type):
-        return "class"
-    return "function" if callable(obj) else "constant"
+_RECORDER = _load_recorder()
+_kind, _signature = _RECORDER.kind_of, _RECORDER.signature_of
 
 
 def _removed(module: str, name: str) -> bool:

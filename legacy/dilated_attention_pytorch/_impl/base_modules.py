@@ -216,9 +216,15 @@ class _MultiheadBase(nn.Module):
         else:
             self.q_ln = self.k_ln = None
 
-    def _masks_given(self, attn_mask, key_padding_mask) -> None:
+    def _inputs(self, query: Tensor, key: Optional[Tensor], value: Optional[Tensor], attn_mask,
+                key_padding_mask) -> tuple[Tensor, Tensor]:
+        """``key`` and ``value`` (``query`` where None), checked; warns that the masks are ignored."""
+        key = query if key is None else key
+        value = query if value is None else value
+        _check_x(query, key, value, self.embed_dim)
         if attn_mask is not None or key_padding_mask is not None:
             warn_ignored(f"{type(self).__name__}: attn_mask / key_padding_mask are ignored inside dilated segments")
+        return key, value
 
     def extra_repr(self) -> str:
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, bias={self.bias}, layer_norm={self.layer_norm}"
@@ -242,10 +248,7 @@ class MultiheadDilatedAttention(_MultiheadBase):
     def forward(self, query: Tensor, key: Optional[Tensor] = None, value: Optional[Tensor] = None,
                 key_padding_mask: Optional[Tensor] = None, need_weights: bool = False,
                 attn_mask: Optional[Tensor] = None, is_causal: bool = False, average_attn_weights: bool = True):
-        key = query if key is None else key
-        value = query if value is None else value
-        _check_x(query, key, value, self.embed_dim)
-        self._masks_given(attn_mask, key_padding_mask)
+        key, value = self._inputs(query, key, value, attn_mask, key_padding_mask)
         b, n, _ = query.shape
         q, k, v = self.q_proj(query), self.k_proj(key), self.v_proj(value)
         if self.q_ln is not None:
@@ -290,10 +293,7 @@ class ImprovedMultiheadDilatedAttention(_MultiheadBase):
     def forward(self, query: Tensor, key: Optional[Tensor] = None, value: Optional[Tensor] = None,
                 key_padding_mask: Optional[Tensor] = None, need_weights: bool = False,
                 attn_mask: Optional[Tensor] = None, is_causal: bool = False, average_attn_weights: bool = True):
-        key = query if key is None else key
-        value = query if value is None else value
-        _check_x(query, key, value, self.embed_dim)
-        self._masks_given(attn_mask, key_padding_mask)
+        key, value = self._inputs(query, key, value, attn_mask, key_padding_mask)
         b, n, e = query.shape
         qkv = self.qkv_proj(query)
         k_src = qkv if key is query else self.qkv_proj(key)

@@ -32,32 +32,49 @@ def _xavier_zero(linear: nn.Linear, gain: float) -> None:
     nn.init.zeros_(linear.bias)
 
 
-class DilatedTransformerEncoderLayer(nn.Module):
+class _PreNormLayer(nn.Module):
+    """What the two old layers set up alike, in their creation order (seeded weights match):
+    activation, dropout and ``norm1`` first; the feed-forward block last."""
+
+    def __init__(self, d_model: int, dropout: float, activation: Activation, layer_norm_eps: float,
+                 gamma_init: float, factory: dict) -> None:
+        super().__init__()
+        self.activation = _activation(activation)
+        self.gamma_init = gamma_init
+        self.dropout = nn.Dropout(dropout)
+        self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps, **factory)
+
+    @staticmethod
+    def _feedforward_modules(d_model: int, dim_feedforward: int, layer_norm_eps: float, gamma_init: float,
+                             factory: dict) -> tuple[nn.Linear, nn.LayerNorm, nn.Linear]:
+        """``linear1``, the LayerNorm between the linears, ``linear2`` (MAGNETO-initialised)."""
+        linear1 = nn.Linear(d_model, dim_feedforward, **factory)
+        norm_mid = nn.LayerNorm(dim_feedforward, eps=layer_norm_eps, **factory)
+        linear2 = nn.Linear(dim_feedforward, d_model, **factory)
+        _xavier_zero(linear1, gamma_init)
+        _xavier_zero(linear2, gamma_init)
+        return linear1, norm_mid, linear2
+
+    def _feedforward(self, x: Tensor, norm_in: nn.LayerNorm, norm_mid: nn.LayerNorm) -> Tensor:
+        x = self.dropout(self.activation(self.linear1(norm_in(x))))
+        return self.dropout(self.linear2(norm_mid(x)))
+
+
+class DilatedTransformerEncoderLayer(_PreNormLayer):
     """Pre-norm encoder layer: dilated self-attention (with its MAGNETO norm), then a
     feed-forward block with a LayerNorm between its two linears."""
 
     def __init__(self, d_model: int, nhead: int, segment_lengths: Sequence[int], dilation_rates: Sequence[int],
                  dim_feedforward: int = 2048, dropout: float = 0.1, activation: Activation = F.relu,
                  layer_norm_eps: float = 1e-5, gamma_init: float = 1.0, device=None, dtype=None) -> None:
-        super().__init__()
         factory = {"device": device, "dtype": dtype}
-        self.activation = _activation(activation)
-        self.gamma_init = gamma_init
-        self.dropout = nn.Dropout(dropout)
-        self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps, **factory)
+        super().__init__(d_model, dropout, activation, layer_norm_eps, gamma_init, factory)
         self.self_attn = MultiheadDilatedAttention(d_model, nhead, dilation_rates, segment_lengths, dropout=dropout,
                                                    layer_norm=True, layer_norm_eps=layer_norm_eps,
                                                    gamma_init=gamma_init, **factory)
         self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps, **factory)
-        self.linear1 = nn.Linear(d_model, dim_feedforward, **factory)
-        self.norm3 = nn.LayerNorm(dim_feedforward, eps=layer_norm_eps, **factory)
-        self.linear2 = nn.Linear(dim_feedforward, d_model, **factory)
-        _xavier_zero(self.linear1, gamma_init)
-        _xavier_zero(self.linear2, gamma_init)
-
-    def _feedforward(self, x: Tensor, norm_in: nn.LayerNorm, norm_mid: nn.LayerNorm) -> Tensor:
-        x = self.dropout(self.activation(self.linear1(norm_in(x))))
-        return self.dropout(self.linear2(norm_mid(x)))
+        self.linear1, self.norm3, self.linear2 = self._feedforward_modules(
+            d_model, dim_feedforward, layer_norm_eps, gamma_init, factory)
 
     def forward(self, src: Tensor, is_causal: bool = False) -> Tensor:
         h = self.norm1(src)
@@ -65,19 +82,15 @@ class DilatedTransformerEncoderLayer(nn.Module):
         return x + self._feedforward(x, self.norm2, self.norm3)
 
 
-class DilatedTransformerDecoderLayer(nn.Module):
+class DilatedTransformerDecoderLayer(_PreNormLayer):
     """Pre-norm decoder layer: dilated self-attention (no MAGNETO norm), dilated attention
     over ``memory`` (with it), then the feed-forward block."""
 
     def __init__(self, d_model: int, nhead: int, segment_lengths: Sequence[int], dilation_rates: Sequence[int],
                  dim_feedforward: int = 2048, dropout: float = 0.1, activation: Activation = F.relu,
                  layer_norm_eps: float = 1e-5, gamma_init: float = 1.0, device=None, dtype=None) -> None:
-        super().__init__()
         factory = {"device": device, "dtype": dtype}
-        self.activation = _activation(activation)
-        self.gamma_init = gamma_init
-        self.dropout = nn.Dropout(dropout)
-        self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps, **factory)
+        super().__init__(d_model, dropout, activation, layer_norm_eps, gamma_init, factory)
         # as in the old class: the self-attention keeps the default layer_norm_eps
         self.self_attn = MultiheadDilatedAttention(d_model, nhead, dilation_rates, segment_lengths, dropout=dropout,
                                                    layer_norm=False, gamma_init=gamma_init, **factory)
@@ -86,11 +99,8 @@ class DilatedTransformerDecoderLayer(nn.Module):
                                                         dropout=dropout, layer_norm_eps=layer_norm_eps,
                                                         gamma_init=gamma_init, **factory)
         self.norm3 = nn.LayerNorm(d_model, eps=layer_norm_eps, **factory)
-        self.linear1 = nn.Linear(d_model, dim_feedforward, **factory)
-        self.norm4 = nn.LayerNorm(dim_feedforward, eps=layer_norm_eps, **factory)
-        self.linear2 = nn.Linear(dim_feedforward, d_model, **factory)
-        _xavier_zero(self.linear1, gamma_init)
-        _xavier_zero(self.linear2, gamma_init)
+        self.linear1, self.norm4, self.linear2 = self._feedforward_modules(
+            d_model, dim_feedforward, layer_norm_eps, gamma_init, factory)
 
     def forward(self, tgt: Tensor, memory: Tensor, tgt_is_causal: bool = False,
                 memory_is_causal: bool = False) -> Tensor:
@@ -99,8 +109,7 @@ class DilatedTransformerDecoderLayer(nn.Module):
         h = self.norm2(x)
         x = x + self.dropout(self.multihead_attn(h, memory, memory, is_causal=memory_is_causal,
                                                  need_weights=True)[0])
-        h = self.dropout(self.activation(self.linear1(self.norm3(x))))
-        return x + self.dropout(self.linear2(self.norm4(h)))
+        return x + self._feedforward(x, self.norm3, self.norm4)
 
 
 _LONGNET_SEGMENTS = (2048, 4096, 8192, 16384, 32768)
