@@ -196,7 +196,9 @@ def _layout(*tensors: Tensor) -> tuple:
 
 def plan_forward(q: Tensor, k: Tensor, v: Tensor, plan: Plan, scale: float, causal: bool):
     """``(out, lse | None)`` of ``plan`` in one launch, or None where it does not apply
-    (causal families whose queries and keys are different rows)."""
+    (causal families whose queries and keys are different rows). ``lse`` ``(b, n, h)`` is
+    the merged log-sum-exp under "lse", each row's own family's for a disjoint "sum", and
+    None for an overlapping "sum"."""
     from ringlib.backends.strided import _combine, _pieces
 
     pieces = [p for br in plan.branches for p in _pieces(br)]
@@ -206,7 +208,7 @@ def plan_forward(q: Tensor, k: Tensor, v: Tensor, plan: Plan, scale: float, caus
     shared = plan.combine == "sum" and plan.disjoint
     if shared:
         out = torch.zeros_like(q, memory_format=torch.contiguous_format)
-        lse = torch.empty(b, n, h, dtype=torch.float32, device=q.device)
+        lse = torch.full((b, n, h), float("-inf"), dtype=torch.float32, device=q.device)
     else:
         g = len(plan.branches)
         out = torch.zeros(g, b, n, h, d, dtype=q.dtype, device=q.device)
@@ -217,8 +219,8 @@ def plan_forward(q: Tensor, k: Tensor, v: Tensor, plan: Plan, scale: float, caus
     _kernel(_interpreting())[grid](q, k, v, out, lse, desc, weights, work, scale * 1.4426950408889634,
                                    HEAD_DIM=d, BLOCK_M=block_m, BLOCK_N=LAUNCH["block_n"], FIELDS=_FIELDS,
                                    num_warps=LAUNCH["num_warps"] if d <= 64 else 8, num_stages=LAUNCH["num_stages"])
-    if shared:
-        return out, None
+    if shared:  # each (position, head) has one family: its log-sum-exp is the row's
+        return out, lse
     if plan.combine == "sum":
         return out.sum(0, dtype=torch.float32).to(q.dtype), None
     merged, total_lse = _combine(list(out.unbind(0)), list(lse.unbind(0)), q.dtype)

@@ -17,7 +17,7 @@ import warnings
 import torch
 
 from ringlib import lse as lse_ops
-from ringlib.backends import fused_forward, kernels
+from ringlib.backends import fused_plan, kernels
 from ringlib.orderings import Ordering, permutation
 from ringlib.plan import Branch, Plan, StridedParts
 
@@ -396,12 +396,10 @@ _forward_op.register_autograd(_backward, setup_context=_setup_context)
 def attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: float, causal: bool,
               ordering: Ordering, dropout_p: float) -> Tensor:
     """The pattern on one process (``pattern.plan`` gives its strided families)."""
-    if dropout_p == 0.0 and ordering is None and fused_forward.wanted(q, k, v):
-        plan = pattern.plan(q.shape[1], q.shape[2])
-        if fused_forward.small(plan, q):
-            result = fused_forward.plan_forward(q, k, v, plan, float(scale), bool(causal))
-            if result is not None:
-                return result[0]
+    if dropout_p == 0.0 and ordering is None:  # small plans: one Triton launch per direction
+        out = fused_plan.attention(q, k, v, pattern, float(scale), bool(causal))
+        if out is not None:
+            return out
     if dropout_p > 0.0:
         plan = pattern.plan(q.shape[1], q.shape[2])
         out, _, _ = run_forward(q, k, v, plan, scale, causal, ordering, dropout_p, fused=False)
