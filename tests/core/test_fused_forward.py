@@ -44,22 +44,6 @@ def test_matches_reference(pattern, causal):
     assert_close_to_reference(result[0], plain, reference)
 
 
-def test_is_taken_only_without_autograd(monkeypatch):
-    monkeypatch.setattr(fused_forward, "available", lambda q: True)  # CUDA only, outside the tests
-    calls = []
-    plan_forward = fused_forward.plan_forward
-    monkeypatch.setattr(fused_forward, "plan_forward", lambda *a: calls.append(1) or plan_forward(*a))
-    pattern = ringlib.Dilated([64, 128], [1, 2])
-    q, k, v = (torch.randn(1, 256, 4, 32, dtype=torch.float16) for _ in range(3))
-    with torch.no_grad():
-        fast = ringlib.attention(q, k, v, pattern)
-    assert calls == [1]
-    q.requires_grad_()
-    slow = ringlib.attention(q, k, v, pattern)
-    assert calls == [1] and slow.requires_grad
-    torch.testing.assert_close(fast, slow.detach(), atol=2e-3, rtol=0)
-
-
 @pytest.mark.parametrize("block_n", [16, 64, 128])
 def test_tile_sizes(monkeypatch, block_n):
     """Key tiles smaller or larger than the query tile (masking of the causal diagonal)."""
