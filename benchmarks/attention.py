@@ -127,8 +127,8 @@ def main() -> None:
                         help="forwards without autograd take the per-family path, not the one-launch Triton kernel")
     parser.add_argument("--fused-max-flops", type=float, default=None,
                         help="override the one-launch Triton paths' plan size limit (forward and autograd)")
-    parser.add_argument("--no-fused-plan", action="store_true",
-                        help="calls under autograd take the per-family path, not the one-launch forward+backward")
+    parser.add_argument("--fused-plan", action=argparse.BooleanOptionalAction, default=None,
+                        help="calls under autograd take the one-launch forward+backward (default: fused_plan.ENABLED)")
     parser.add_argument("--ceiling", action="store_true",
                         help="also time the segment-batched dense cuDNN and flash calls (the per-FLOP ceiling)")
     parser.add_argument("--cudnn-min-flops", type=float, default=None,
@@ -136,7 +136,8 @@ def main() -> None:
     args = parser.parse_args()
     kernels.CUDA_KERNELS = tuple(args.cuda_kernels.split(","))
     fused_forward.ENABLED = not args.no_fused_forward
-    fused_plan.ENABLED = not args.no_fused_plan
+    if args.fused_plan is not None:
+        fused_plan.ENABLED = args.fused_plan
     if args.fused_max_flops is not None:
         fused_forward.MAX_FLOPS = fused_plan.MAX_FLOPS = args.fused_max_flops
     # one compiled graph per (length, pattern, grad mode), all from the same lambda's code

@@ -4,6 +4,7 @@ Prints one row per (pattern, dtype, causal, ordering) with the flash-style rule 
 the output and the q/k/v gradients; exits 1 on any failure.
 
     python benchmarks/gpu_core_check.py
+    python benchmarks/gpu_core_check.py --fused-only   # the one-launch forward+backward alone
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import torch
 
 import ringlib
 from ringlib import compat
-from ringlib.backends import kernels
+from ringlib.backends import fused_plan, kernels
 from ringlib.testing import compare
 
 PATTERNS = [
@@ -33,6 +34,10 @@ KERNEL_CHOICES = [(("cudnn", "flash"), 0), (("flash",), 0)]
 
 
 def main() -> int:
+    if "--fused-only" in sys.argv[1:]:  # the one-launch autograd path alone (quick)
+        failures = check_fused_plan()
+        print(f"\n{failures} failure(s); torch {torch.__version__}, {torch.cuda.get_device_name()}")
+        return 1 if failures else 0
     failures = 0
     for order, min_flops in KERNEL_CHOICES:
         kernels.CUDA_KERNELS, kernels.CUDNN_MIN_FLOPS = order, min_flops
@@ -40,6 +45,8 @@ def main() -> int:
         failures += check_all()
     print("\n## forwards without autograd (one Triton launch per plan)\n")
     failures += check_inference()
+    print("\n## forward + backward, one Triton launch per direction (every plan size)\n")
+    failures += check_fused_plan()
     print(f"\n{failures} failure(s); torch {torch.__version__}, {torch.cuda.get_device_name()}")
     return 1 if failures else 0
 
@@ -65,6 +72,42 @@ def check_inference() -> int:
                 failures += not ok
                 print(f"| {pattern!r} | {str(dtype)[6:]} | {causal} | {c.tested_error:.2e} / {c.bound:.2e} | "
                       f"{'PASS' if ok else 'FAIL'} |")
+    return failures
+
+
+def check_fused_plan() -> int:
+    """``fused_plan``'s forward and backward called directly (whatever ``MAX_FLOPS`` says), on
+    strided operands, against the float64 reference."""
+    failures = 0
+    n, h, d = 300, 5, 64
+    gen = torch.Generator().manual_seed(2)
+    qkv = torch.randn(2, n, 3, h, d, generator=gen, dtype=torch.float64).to("cuda")
+    grad = torch.randn(2, n, h, d, generator=gen, dtype=torch.float64).to("cuda")
+    print("| pattern | dtype | causal | out err / bound | worst grad err / bound | ok |")
+    print("|---|---|---|---|---|---|")
+    for pattern in PATTERNS:
+        plan = pattern.plan(n, h)
+        for causal in (False, True):
+            if not fused_plan.applies(plan, qkv, causal):
+                print(f"| {pattern!r} | - | {causal} | not taken (overlapping sum or causal cross rows) | | |")
+                continue
+            leaves = [t.clone().requires_grad_() for t in qkv.unbind(2)]
+            ref = ringlib.attention(*leaves, pattern, causal=causal, backend="reference")
+            g_ref = torch.autograd.grad(ref, leaves, grad)
+            for dtype in (torch.bfloat16, torch.float16):
+                lo = [t.detach().to(dtype).requires_grad_() for t in qkv.unbind(2)]
+                plain = ringlib.attention(*lo, pattern, causal=causal, backend="reference")
+                g_plain = torch.autograd.grad(plain, lo, grad.to(dtype))
+                lo2 = [t.detach().to(dtype).requires_grad_() for t in qkv.unbind(2)]
+                out = fused_plan._PlanAttention.apply(*lo2, plan, d**-0.5, causal)
+                g_out = torch.autograd.grad(out, lo2, grad.to(dtype))
+                c_out = compare(out, plain, ref)
+                c_grads = [compare(a, p, r) for a, p, r in zip(g_out, g_plain, g_ref)]
+                worst = max(c_grads, key=lambda c: c.tested_error / c.bound)
+                ok = c_out.ok and all(c.ok for c in c_grads) and not any(torch.isnan(g).any() for g in g_out)
+                failures += not ok
+                print(f"| {pattern!r} | {str(dtype)[6:]} | {causal} | {c_out.tested_error:.2e} / {c_out.bound:.2e} | "
+                      f"{worst.tested_error:.2e} / {worst.bound:.2e} | {'PASS' if ok else 'FAIL'} |")
     return failures
 
 

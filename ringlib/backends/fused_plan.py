@@ -18,8 +18,8 @@ that a single reduction sums (families of different branches cover the same rows
 float32 buffers.
 
 Taken (``attention``) for half-precision CUDA tensors without ordering or dropout, plans up
-to ``MAX_FLOPS`` (the launch-bound regime, where one launch beats tens of cuDNN calls);
-returns None elsewhere so the caller takes the ``sdpa`` path.
+to ``MAX_FLOPS`` (the launch-bound regime, where one launch beats tens of cuDNN calls)
+while ``ENABLED``; returns None elsewhere so the caller takes the ``sdpa`` path.
 """
 
 from __future__ import annotations
@@ -46,10 +46,12 @@ LAUNCH = {"block_m": 64, "block_n": 64, "num_warps": 4, "num_stages": 2}
 MAX_FLOPS = 2**36
 """Plans up to this many forward FLOPs take the one-launch forward and backward under
 autograd; larger ones take the per-family cuDNN / flash path (see
-``benchmarks/results/fused_plan_h100.md``)."""
+``benchmarks/results/fused_plan.md``)."""
 
-ENABLED = True
-"""Set False to send every autograd call through the per-family ``sdpa`` path."""
+ENABLED = False
+"""Off until ``python benchmarks/gpu_core_check.py --fused-only`` has passed on a GPU and
+``benchmarks/attention.py`` has set ``MAX_FLOPS`` (the kernel is verified in Triton's
+interpreter only so far). False sends every autograd call through the per-family path."""
 
 _TENSORS = 9  # q, k, v, do, dq, dk, dv, lse, delta
 _FIELDS = 4 + 5 * _TENSORS

@@ -62,6 +62,7 @@ def test_declines_overlapping_sum():
 
 def test_is_taken_with_and_without_autograd(monkeypatch):
     monkeypatch.setattr(fused_forward, "available", lambda q: True)  # CUDA only, outside the tests
+    monkeypatch.setattr(fused_plan, "ENABLED", True)
     forwards, backwards = [], []
     plan_forward, plan_backward = fused_forward.plan_forward, fused_plan.plan_backward
     monkeypatch.setattr(fused_forward, "plan_forward", lambda *a: forwards.append(1) or plan_forward(*a))
