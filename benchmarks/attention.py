@@ -53,15 +53,39 @@ def dilated_flops(pattern: ringlib.Dilated, b: int, n: int, h: int, d: int) -> f
     return 4.0 * b * d * total
 
 
+def segment_batched(pattern: ringlib.Dilated, backend: SDPBackend, b: int, n: int, h: int, d: int, dtype):
+    """The per-FLOP ceiling of a dilated pattern: each branch as ONE dense SDPA call over
+    contiguous ``(b * n / w, heads, w / r, d)`` tensors (segments, residue lanes and
+    heads batched), no gathers, no combine. Returns ``(fn, leaves, output gradients)`` for
+    ``measure``, which then times exactly the dense kernels."""
+    groups = pattern.head_groups(h)
+    shapes = []
+    for i, (w, r) in enumerate(zip(pattern.segment_lengths, pattern.dilation_rates)):
+        w = min(w, n)
+        heads = h if pattern.mixing == "lse" else groups[i][1]
+        # lse: every head takes one residue lane; head groups: the group's heads, one lane each
+        shapes.append((b * (n // w), heads, w // r))
+    tensors = [torch.randn(rows, heads, m, d, device="cuda", dtype=dtype, requires_grad=True)
+               for rows, heads, m in shapes for _ in range(3)]
+    grads = [torch.randn(rows, heads, m, d, device="cuda", dtype=dtype) for rows, heads, m in shapes]
+
+    def fn(*_):
+        with sdpa_kernel([backend]):
+            return [F.scaled_dot_product_attention(*tensors[3 * i: 3 * i + 3]) for i in range(len(shapes))]
+
+    return fn, tensors, grads
+
+
 def measure(name, fn, flops, args, q, k, v, backward: bool = True):
     def fwd():
         with torch.no_grad():
             fn(q, k, v)
 
-    grad = torch.randn_like(q)
+    # the segment-batched ceiling passes its own leaves and output gradients as q and k
+    inputs, grad = (tuple(q), k) if isinstance(q, list) else ((q, k, v), torch.randn_like(q))
 
     def fwd_bwd():  # gradients returned, not accumulated into .grad (no extra pass)
-        torch.autograd.grad(fn(q, k, v), (q, k, v), grad)
+        torch.autograd.grad(fn(q, k, v), inputs, grad)
 
     row = {"case": name, "fwd+bwd_ms": float("nan"), "fwd+bwd_tflops": float("nan"), "fwd+bwd_peak_mib": float("nan")}
     cases = (("fwd", fwd, 1.0), ("fwd+bwd", fwd_bwd, 3.5)) if backward else (("fwd", fwd, 1.0),)
@@ -75,7 +99,7 @@ def measure(name, fn, flops, args, q, k, v, backward: bool = True):
         row[f"{label}_tflops"] = factor * flops / seconds / 1e12
         if args.device == "cuda":
             row[f"{label}_peak_mib"] = (torch.cuda.max_memory_allocated() - base) / 2**20
-        for t in (q, k, v):
+        for t in inputs:
             t.grad = None
     return row
 
@@ -101,12 +125,22 @@ def main() -> None:
                         help="order of ringlib's half-precision CUDA kernels (cudnn,flash or flash)")
     parser.add_argument("--no-fused-forward", action="store_true",
                         help="forwards without autograd take the per-family path, not the one-launch Triton kernel")
+    parser.add_argument("--fused-max-flops", type=float, default=None,
+                        help="override the plan size limit of both one-launch routes (one_launch, fused_plan)")
+    parser.add_argument("--fused-plan", action=argparse.BooleanOptionalAction, default=None,
+                        help="calls under autograd take the fused_plan route (default: KernelOptions.fused_plan)")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="also time the segment-batched dense cuDNN and flash calls (the per-FLOP ceiling)")
     parser.add_argument("--cudnn-min-flops", type=float, default=None,
                         help="override ringlib.KernelOptions.cudnn_min_flops")
     args = parser.parse_args()
     changes = {"cuda_kernels": tuple(args.cuda_kernels.split(",")), "one_launch": not args.no_fused_forward}
     if args.cudnn_min_flops is not None:
         changes["cudnn_min_flops"] = args.cudnn_min_flops
+    if args.fused_plan is not None:
+        changes["fused_plan"] = args.fused_plan
+    if args.fused_max_flops is not None:
+        changes["one_launch_max_flops"] = changes["fused_plan_max_flops"] = args.fused_max_flops
     # one compiled graph per (length, pattern, grad mode), all from the same lambda's code
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
     with ringlib.kernel_options(**changes) as options:
@@ -139,6 +173,12 @@ def run(args, options: ringlib.KernelOptions) -> None:
             flops = dilated_flops(pattern, b, n, h, d)
             eager = lambda q, k, v, pattern=pattern: ringlib.attention(q, k, v, pattern)  # noqa: E731
             rows.append({"n": n, **measure(f"dilated {mixing}", eager, flops, args, q, k, v)})
+            if args.ceiling and args.device == "cuda":
+                for label, backend in (("cudnn", SDPBackend.CUDNN_ATTENTION), ("flash", SDPBackend.FLASH_ATTENTION)):
+                    fn, tensors, grads = segment_batched(pattern, backend, b, n, h, d, dtype)
+                    rows.append({"n": n, **measure(f"segment-batched {label} ({mixing})", fn, flops, args,
+                                                   tensors, grads, None)})
+                    del fn, tensors, grads
             if args.device == "cuda" and n <= args.graphs_up_to:
                 compiled = torch.compile(eager, mode="reduce-overhead", fullgraph=True, dynamic=False)
 
@@ -151,7 +191,10 @@ def run(args, options: ringlib.KernelOptions) -> None:
     print(f"# ringlib attention benchmark: {device_name}, torch {torch.__version__}, {dtype}, "
           f"batch {b}, heads {h}, head_dim {d}, segments {segments}, rates {rates}, "
           f"ringlib CUDA kernels {options.cuda_kernels} (cuDNN from {options.cudnn_min_flops:.3g} FLOPs), "
-          f"no-grad forward {'one Triton launch' if options.one_launch else 'per family'}, "
+          f"no-grad forward {'one Triton launch' if options.one_launch else 'per family'} "
+          f"up to {options.one_launch_max_flops:.3g} FLOPs, autograd "
+          f"{'one Triton launch per direction' if options.fused_plan else 'per family'} "
+          f"up to {options.fused_plan_max_flops:.3g} FLOPs, "
           f"{datetime.date.today().isoformat()}")
     keys = ["n", "case", "fwd_ms", "fwd_tflops", "fwd+bwd_ms", "fwd+bwd_tflops"]
     if args.device == "cuda":
@@ -164,6 +207,7 @@ def run(args, options: ringlib.KernelOptions) -> None:
         with open(args.json, "w") as fh:
             json.dump({"device": device_name, "torch": torch.__version__, "dtype": str(dtype),
                        "date": datetime.date.today().isoformat(), "cuda_kernels": list(options.cuda_kernels),
+                       "fused_plan": options.fused_plan, "fused_plan_max_flops": options.fused_plan_max_flops,
                        "rows": rows}, fh, indent=1)
 
 

@@ -26,6 +26,10 @@ first row that applies wins):
                 ``one_launch_max_flops`` plan FLOPs and, when causal, queries and keys the
                 same rows in every family: the whole plan in one Triton launch (it wins
                 where the per-family calls are bound by launch overhead)
+``fused_plan``  the same, for a call under autograd, while ``fused_plan`` is on, at most
+                ``fused_plan_max_flops`` plan FLOPs, whose combine is "lse" or a disjoint
+                "sum" (head groups): the forward and the backward each in one Triton launch
+                (``ringlib.backends.fused_plan``)
 ``sdpa``        any other strided-pattern call: one fused kernel call per family (plain
                 kernels under autograd where ``dropout_p > 0``); ``backend="flex"`` is an
                 error here
@@ -64,7 +68,7 @@ from ringlib.plan import plan_flops
 BACKENDS = ("auto", "reference", "sdpa", "flex")
 """What a caller may ask for (``backend=``)."""
 
-ROUTES = ("ring", "reference", "flex", "pairs", "one_launch", "sdpa")
+ROUTES = ("ring", "reference", "flex", "pairs", "one_launch", "fused_plan", "sdpa")
 """What ``choose`` may answer (``Route.kernel``)."""
 
 FUSED_KERNELS = ("cpu_flash", "cudnn", "flash", "efficient", "math")
@@ -105,6 +109,25 @@ class KernelOptions:
     one_launch_num_stages: int = 4
     """Software pipelining stages of the one-launch kernel."""
 
+    fused_plan: bool = False
+    """Calls under autograd take the ``fused_plan`` route (one launch forward, one backward).
+    Off until ``benchmarks/gpu_core_check.py --fused-only`` passes on a GPU and
+    ``benchmarks/attention.py --fused-plan`` shows where it wins (it is verified in Triton's
+    interpreter only so far; ``benchmarks/results/fused_plan.md``)."""
+
+    fused_plan_max_flops: float = 2**36
+    """Plans up to this many forward FLOPs take the ``fused_plan`` route (the launch-bound
+    regime, where one launch per direction beats tens of cuDNN / flash calls)."""
+
+    fused_plan_block_m: int = 64
+    """Query tile of the one-launch backward."""
+    fused_plan_block_n: int = 64
+    """Key tile of the one-launch backward."""
+    fused_plan_num_warps: int = 4
+    """Warps per program of the one-launch backward at head_dim <= 64 (8 above)."""
+    fused_plan_num_stages: int = 2
+    """Software pipelining stages of the one-launch backward."""
+
     pairs_chunk_elements: int = 1 << 26
     """Upper bound on the elements of one gathered block tensor (q, k, v or o) per chunk of
     the block-sparse ``pairs`` route: its memory, not its result."""
@@ -121,18 +144,19 @@ class KernelOptions:
         if not kernels or len(set(kernels)) != len(kernels) or not set(kernels) <= {"cudnn", "flash"}:
             raise ValueError(f"cuda_kernels must order distinct names of ('cudnn', 'flash'), got {tuple(kernels)!r}")
         object.__setattr__(self, "cuda_kernels", tuple(kernels))
-        for name in ("one_launch", "flex_compile"):
+        for name in ("one_launch", "fused_plan", "flex_compile"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
-        for name in ("cudnn_min_flops", "one_launch_max_flops"):
+        for name in ("cudnn_min_flops", "one_launch_max_flops", "fused_plan_max_flops"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-        for name in ("one_launch_block_m", "one_launch_block_n"):
+        for name in ("one_launch_block_m", "one_launch_block_n", "fused_plan_block_m", "fused_plan_block_n"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 16 or value & (value - 1):
                 raise ValueError(f"{name} must be a power of two >= 16 (a Triton dot tile), got {value!r}")
-        for name in ("one_launch_num_warps", "one_launch_num_stages", "pairs_chunk_elements", "flex_tile"):
+        for name in ("one_launch_num_warps", "one_launch_num_stages", "fused_plan_num_warps",
+                     "fused_plan_num_stages", "pairs_chunk_elements", "flex_tile"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -222,12 +246,18 @@ def choose(pattern: Pattern, call: Call, *, backend: str = "auto", causal: bool 
         return Route("reference")
     if backend == "flex":
         raise ValueError(f"backend='flex' serves block-sparse patterns, not {type(pattern).__name__}")
-    if (dropout_p == 0.0 and ordering is None and opts.one_launch and not call.compiling
-            and not call.requires_grad and one_launch_supported(call.device, call.dtype, call.head_dim)):
+    if (dropout_p == 0.0 and ordering is None and not call.compiling
+            and (opts.fused_plan if call.requires_grad else opts.one_launch)
+            and one_launch_supported(call.device, call.dtype, call.head_dim)):
         plan = pattern.plan(call.length, call.heads)
-        if (plan_flops(plan, call.batch, call.head_dim) <= opts.one_launch_max_flops
-                and (not causal or plan.self_attending)):
+        flops = plan_flops(plan, call.batch, call.head_dim)
+        if causal and not plan.self_attending:
+            return Route("sdpa")
+        if not call.requires_grad and flops <= opts.one_launch_max_flops:
             return Route("one_launch")
+        if (call.requires_grad and flops <= opts.fused_plan_max_flops
+                and (plan.combine == "lse" or plan.disjoint)):  # the backward recomputes from
+            return Route("fused_plan")  # the final output: exact for these combines only
     return Route("sdpa")
 
 

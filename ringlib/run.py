@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from ringlib.backends import fused_forward, reference, strided
+from ringlib.backends import fused_forward, fused_plan, reference, strided
 from ringlib.blocksparse import flex, sdpa
 from ringlib.dispatch import Route
 from ringlib.orderings import Ordering
@@ -25,6 +25,8 @@ def local(route: Route, q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: floa
     if route.kernel == "one_launch":
         plan = pattern.plan(q.shape[1], q.shape[2])
         return fused_forward.plan_forward(q, k, v, plan, float(scale), bool(causal))[0]
+    if route.kernel == "fused_plan":
+        return fused_plan.attention(q, k, v, pattern.plan(q.shape[1], q.shape[2]), scale, causal)
     if route.kernel == "sdpa":
         return strided.attention(q, k, v, pattern, scale=scale, causal=causal, ordering=ordering,
                                  dropout_p=dropout_p)

@@ -154,14 +154,16 @@ def _layout(*tensors: Tensor) -> tuple:
 
 def plan_forward(q: Tensor, k: Tensor, v: Tensor, plan: Plan, scale: float, causal: bool):
     """``(out, lse | None)`` of ``plan`` in one launch, or None where it does not apply
-    (causal families whose queries and keys are different rows)."""
+    (causal families whose queries and keys are different rows). ``lse`` ``(b, n, h)`` is
+    the merged log-sum-exp under "lse", each row's own family's for a disjoint "sum", and
+    None for an overlapping "sum"."""
     if causal and not plan.self_attending:
         return None
     b, n, h, d = q.shape
     shared = plan.combine == "sum" and plan.disjoint
     if shared:
         out = torch.zeros_like(q, memory_format=torch.contiguous_format)
-        part_lse = torch.empty(b, n, h, dtype=torch.float32, device=q.device)
+        part_lse = torch.full((b, n, h), float("-inf"), dtype=torch.float32, device=q.device)
     else:
         g = len(plan.branches)
         out = torch.zeros(g, b, n, h, d, dtype=q.dtype, device=q.device)
@@ -174,8 +176,8 @@ def plan_forward(q: Tensor, k: Tensor, v: Tensor, plan: Plan, scale: float, caus
                                    HEAD_DIM=d, BLOCK_M=block_m, BLOCK_N=opts.one_launch_block_n, FIELDS=_FIELDS,
                                    num_warps=opts.one_launch_num_warps if d <= 64 else 8,
                                    num_stages=opts.one_launch_num_stages)
-    if shared:
-        return out, None
+    if shared:  # each (position, head) has one family: its log-sum-exp is the row's
+        return out, part_lse
     if plan.combine == "sum":
         return out.sum(0, dtype=torch.float32).to(q.dtype), None
     return combine_lse(list(out.unbind(0)), list(part_lse.unbind(0)), dtype=q.dtype)

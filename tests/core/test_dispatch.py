@@ -59,6 +59,22 @@ ROUTE_TABLE = [
     (DILATED, call(dtype=F32), {}, dispatch.Route("sdpa")),
     (DILATED, call(device=CPU, dtype=F16), {}, dispatch.Route("sdpa")),
     (DILATED, call(n=1 << 20), {}, dispatch.Route("sdpa")),  # too large: launches do not bind
+    # under autograd: the one-launch forward + backward where switched on (fused_plan)
+    (DILATED, call(grad=True), {"options": {"fused_plan": True}}, dispatch.Route("fused_plan")),
+    (DILATED, call(grad=True, dtype=F16), {"causal": True, "options": {"fused_plan": True}},
+     dispatch.Route("fused_plan")),
+    (ringlib.Dilated([64, 128], [1, 2], mixing="head_groups"), call(grad=True), {"options": {"fused_plan": True}},
+     dispatch.Route("fused_plan")),  # disjoint sum
+    (compat.FirstSegment([64, 128], [1, 2]), call(grad=True), {"options": {"fused_plan": True}},
+     dispatch.Route("sdpa")),  # overlapping sum: the backward needs each part's own output
+    (compat.StridedKeys([64, 128], [1, 2]), call(grad=True), {"causal": True, "options": {"fused_plan": True}},
+     dispatch.Route("sdpa")),
+    (DILATED, call(grad=True, compiling=True), {"options": {"fused_plan": True}}, dispatch.Route("sdpa")),
+    (DILATED, call(grad=True), {"dropout_p": 0.1, "options": {"fused_plan": True}}, dispatch.Route("sdpa")),
+    (DILATED, call(grad=True, dtype=F32), {"options": {"fused_plan": True}}, dispatch.Route("sdpa")),
+    (DILATED, call(grad=True, n=1 << 20), {"options": {"fused_plan": True}}, dispatch.Route("sdpa")),
+    (DILATED, call(grad=True), {"options": {"fused_plan": True, "one_launch": False}}, dispatch.Route("fused_plan")),
+    (DILATED, call(), {"options": {"fused_plan": True, "one_launch": False}}, dispatch.Route("sdpa")),
     # causal families whose queries and keys are different rows
     (compat.StridedKeys([64, 128], [1, 2]), call(), {"causal": True}, dispatch.Route("sdpa")),
     (compat.StridedKeys([64, 128], [1, 2]), call(), {}, dispatch.Route("one_launch")),
@@ -67,7 +83,9 @@ ROUTE_TABLE = [
 
 @pytest.mark.parametrize("pattern, facts, keywords, route", ROUTE_TABLE)
 def test_route(pattern, facts, keywords, route):
-    assert dispatch.choose(pattern, facts, **keywords) == route
+    keywords = dict(keywords)
+    with ringlib.kernel_options(**keywords.pop("options", {})):
+        assert dispatch.choose(pattern, facts, **keywords) == route
 
 
 def test_one_launch_needs_triton():
@@ -97,6 +115,11 @@ def test_options_move_the_one_launch_limits():
     with ringlib.kernel_options(one_launch=False):
         assert dispatch.choose(DILATED, call()).kernel == "sdpa"
     assert dispatch.choose(DILATED, call()).kernel == "one_launch"  # restored
+    grad = call(grad=True)
+    with ringlib.kernel_options(fused_plan=True, fused_plan_max_flops=flops):
+        assert dispatch.choose(DILATED, grad).kernel == "fused_plan"
+    with ringlib.kernel_options(fused_plan=True, fused_plan_max_flops=flops - 1):
+        assert dispatch.choose(DILATED, grad).kernel == "sdpa"
 
 
 def test_call_facts_from_tensors():
