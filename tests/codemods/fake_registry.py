@@ -203,4 +203,19 @@ CONFIG = LegacyName(
     replacement="ringlib.BlockSparse(...)",
 )
 
-ENTRIES = (CORRECT, WRAPPER, STRIDED, DISTRIBUTED, GPU, RING_ATTENTION, UTILS, CONFIG)
+#: a constructor whose layout comes from a config (its row in ringlib_legacy.sparse_configs)
+BLOCK_SPARSE = LegacyName(
+    name="BlockSparseRingDilatedAttention",
+    key="BlockSparseRingDilatedAttention",
+    kind="class",
+    family="sparse",
+    paths=(f"{P}.BlockSparseRingDilatedAttention", f"{P}.sparse.BlockSparseRingDilatedAttention"),
+    numerics="preserve",
+    profile="BLOCK_SUM(config pattern)",
+    replacement="ringlib.DilatedAttention(ringlib.BlockSparse(...))",
+    params=(Param("segment_lengths"), Param("dilation_rates"), Param("sparse_config", None, role="unsupported")),
+    rewrites={"preserve": Rewrite(target="ringlib.DilatedAttention", safe=False,
+                                  reason="the layout comes from a SparsePatternConfig object")},
+)
+
+ENTRIES = (CORRECT, WRAPPER, STRIDED, DISTRIBUTED, GPU, RING_ATTENTION, UTILS, CONFIG, BLOCK_SPARSE)

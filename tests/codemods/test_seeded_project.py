@@ -90,4 +90,5 @@ def test_second_run_changes_nothing_and_every_old_name_is_marked(migrated: Path)
 def test_block_sparse_configs_became_pattern_values(migrated: Path) -> None:
     text = (migrated / "sparse_layers.py").read_text()
     assert "dilated_attention_pytorch" not in text and COMMENT_PREFIX not in text
-    assert text.count("ringlib.BlockSparse(") == 7
+    assert text.count("ringlib.BlockSparse(") == 7 + 2  # and one in each config-reading factory
+    assert "SPARSE_CLASSES = {\n    \"block_sparse\": build_block_sparse_ring_dilated_attention," in text

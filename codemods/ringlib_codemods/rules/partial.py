@@ -10,6 +10,7 @@ from ringlib_legacy.schema import Arg
 from ringlib_codemods.recipes import Recipe, Unsafe, bind, is_required
 from ringlib_codemods.resolve import Position, Site
 from ringlib_codemods.rules.base import Rule
+from ringlib_codemods.rules.factories import takes_config
 
 
 #: The canonical modules take their pattern as the parameter ``pattern`` (a later call's
@@ -34,6 +35,8 @@ class PartialRule(Rule):
         assert entry is not None
         call = site.ancestors[-2]
         assert isinstance(call, cst.Call)
+        if takes_config(entry):
+            return  # FactoryRule writes a factory that reads the config
         rewrite = ctx.usable_rewrite(site)
         if rewrite is None:
             return

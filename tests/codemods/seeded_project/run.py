@@ -21,6 +21,11 @@ def main():
         "factory": sparse_layers.factory_attention(),
         "default": sparse_layers.default_attention(),
         "preset": sparse_layers.preset_attention(),
+        "table_global": sparse_layers.table_attention("block_sparse", pattern_type="global_local",
+                                                      global_tokens=2, window_size=32, block_size=16),
+        "table_default": sparse_layers.table_attention("block_sparse"),
+        "table_post": sparse_layers.table_attention("post_pattern", pattern_type="dilated_sparse",
+                                                    block_size=32, dilation_rates=[1, 3]),
     }
     for name, module in sparse.items():
         out[name] = module(q, k, v)

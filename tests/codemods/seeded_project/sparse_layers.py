@@ -56,3 +56,14 @@ def default_attention():
 
 def preset_attention():
     return get_block_sparse_preset("local")
+
+
+#: classes picked by name; the config comes with the call
+SPARSE_CLASSES = {
+    "block_sparse": BlockSparseRingDilatedAttention,
+    "post_pattern": BlockSparseRingDilatedAttentionHilbertPostPattern,
+}
+
+
+def table_attention(name, **config):
+    return SPARSE_CLASSES[name](SEGMENTS, RATES, sparse_config=config)
