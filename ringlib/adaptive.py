@@ -16,7 +16,13 @@ value 0: it changes nothing in the forward pass but receives ``dL/dg`` at ``g = 
 whether adding that block would help. Without it, ``top_k=1`` under the row softmax would
 give no gradient at all (a single block's weight cancels in the normalisation).
 
-``select_adaptive`` reproduces the legacy selection exactly, for the shim.
+**Batch-shared selection.** ``selection="batch_threshold"`` keeps one set of pairs per head for
+the whole batch: a pair is kept where ``mean_b(0.9 * onehot_topk + 0.1 * softmax(score / T)) > 0.1``
+(``"batch_majority"``: where more than half of the samples put it in their top-k); a head left
+empty keeps the diagonal. This is what old adaptive checkpoints were trained with, so they keep
+their numbers. The threshold is a hard decision: in these modes the scorer gets no gradient
+from the output (it learns only through whatever loss you put on its scores).
+``select_adaptive`` is that selection as a function.
 """
 
 from __future__ import annotations
@@ -28,10 +34,15 @@ from torch import nn
 
 from ringlib.blocksparse import sdpa
 from ringlib.blocksparse.pairs import from_lists
+from ringlib.blocksparse.pattern import BlockSparse
+from ringlib.functional import attention
 
 Tensor = torch.Tensor
 
-__all__ = ["AdaptiveBlockSparseAttention", "BlockScorer", "select_adaptive", "legacy_top_k"]
+__all__ = ["AdaptiveBlockSparseAttention", "BlockScorer", "select_adaptive", "legacy_top_k", "SELECTIONS"]
+
+#: How the kept key blocks are chosen (see the module docstring).
+SELECTIONS = ("top_k", "batch_threshold", "batch_majority")
 
 
 class BlockScorer(nn.Module):
@@ -101,14 +112,15 @@ def legacy_top_k(num_blocks: int, base_sparsity: float) -> int:
 
 
 def select_adaptive(scores: Tensor, *, base_sparsity: float, hard: bool, temperature: Tensor | float,
-                    training: bool) -> Tensor:
+                    training: bool, top_k: int | None = None) -> Tensor:
     """The legacy SELECT_ADAPTIVE: ``scores (B, H, nb, nb)`` -> kept pairs,
     bool ``[H, nb, nb]`` shared by the batch.
 
     Training adds Gumbel noise drawn from the global RNG, one ``(B, nb, nb)`` draw per head in
     ascending head order (the legacy draw order). Soft mode keeps pairs with
     ``mean_b(0.9 * onehot_topk + 0.1 * softmax(score / T)) > 0.1``, hard mode those chosen by
-    more than half of the samples; a head left empty keeps the diagonal.
+    more than half of the samples; a head left empty keeps the diagonal. ``top_k`` (default
+    ``legacy_top_k(nb, base_sparsity)``) is the k of the one-hot, at most ``nb``.
     """
     scores = scores.detach()
     b, h, nb, _ = scores.shape
@@ -118,7 +130,7 @@ def select_adaptive(scores: Tensor, *, base_sparsity: float, hard: bool, tempera
             u = torch.rand_like(scores[:, head])
             noisy.append(scores[:, head] - torch.log(-torch.log(u + 1e-10) + 1e-10))
         scores = torch.stack(noisy, 1)
-    k = legacy_top_k(nb, base_sparsity)
+    k = min(nb, top_k or legacy_top_k(nb, base_sparsity))
     top = scores.topk(k, dim=-1).indices
     sel = torch.zeros_like(scores).scatter_(-1, top, 1.0)
     if hard:
@@ -138,7 +150,10 @@ class AdaptiveBlockSparseAttention(nn.Module):
     ``max(1, int(nb * nb * (1 - sparsity)) // nb)``); ``normalization`` as in
     ``ringlib.BlockSparse``; ``causal`` masks token-level and never selects future blocks.
     ``explore`` evaluates the runner-up block per row in training (gate 0, see the module
-    docstring). The parameters and their state_dict keys are the legacy
+    docstring). ``selection``: ``"top_k"`` (per sample, head and query block, the default),
+    ``"batch_threshold"`` or ``"batch_majority"`` (one set of pairs per head shared by the
+    batch, chosen without gradient; see the module docstring). The parameters and their
+    state_dict keys are the legacy
     old adaptive ones (``log_temperature``, ``importance_scorer.*``,
     ``q_summary_proj.*``, ``k_summary_proj.*``).
     """
@@ -148,7 +163,7 @@ class AdaptiveBlockSparseAttention(nn.Module):
                  share_across_heads: bool = False, temperature: float = 1.0,
                  learnable_temperature: bool = True, min_temperature: float = 0.1,
                  normalization: str = "softmax", explore: bool = True, scale: float | None = None,
-                 device=None, dtype=None) -> None:
+                 selection: str = "top_k", device=None, dtype=None) -> None:
         super().__init__()
         for name, value, low in (("num_heads", num_heads, 1), ("head_dim", head_dim, 1),
                                  ("block_size", block_size, 1), ("hidden_dim", hidden_dim, 1),
@@ -161,13 +176,15 @@ class AdaptiveBlockSparseAttention(nn.Module):
             raise ValueError(f"sparsity must be in [0, 1), got {sparsity!r}")
         if normalization not in ("softmax", "per_block_sum"):
             raise ValueError(f"normalization must be 'softmax' or 'per_block_sum', got {normalization!r}")
+        if selection not in SELECTIONS:
+            raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature!r}")
         factory = {"device": device, "dtype": dtype}
         self.num_heads, self.head_dim, self.block_size = num_heads, head_dim, block_size
         self.sparsity, self.top_k, self.normalization = sparsity, top_k, normalization
         self.learnable_temperature, self.min_temperature = learnable_temperature, min_temperature
-        self.explore, self.scale = explore, scale
+        self.explore, self.scale, self.selection = explore, scale, selection
         # creation order = legacy order (seed-for-seed initialisation)
         self.importance_scorer = BlockScorer(head_dim, hidden_dim, num_layers, num_heads,
                                              share_across_heads, **factory)
@@ -210,9 +227,40 @@ class AdaptiveBlockSparseAttention(nn.Module):
             return select_adaptive(scores, base_sparsity=base_sparsity, hard=hard,
                                    temperature=self.temperature(), training=self.training)
 
+    def shared_layout(self, q: Tensor, k: Tensor) -> Tensor:
+        """The batch-shared kept pairs (bool ``[H, nb, nb]``) of the ``batch_*`` selections."""
+        with torch.no_grad():
+            return select_adaptive(self.block_scores(q, k), base_sparsity=self.sparsity,
+                                   hard=self.selection == "batch_majority", temperature=self.temperature(),
+                                   training=self.training, top_k=self.top_k)
+
+    def attend_shared(self, q: Tensor, k: Tensor, v: Tensor, layout: Tensor, *, is_causal: bool = False) -> Tensor:
+        """Block-sparse attention over a batch-shared ``layout`` (bool ``[H, nb, nb]``, e.g.
+        from ``shared_layout``) with this module's block size, normalisation and scale."""
+        if q.shape[1] == 0:  # no blocks: the empty output
+            return q.new_zeros(q.shape)
+        pattern = BlockSparse(layout.cpu(), block_size=self.block_size, normalization=self.normalization)
+        return attention(q, k, v, pattern, causal=is_causal, scale=self.scale)
+
+    def _forward_shared(self, q: Tensor, k: Tensor, v: Tensor, is_causal: bool, return_layout: bool):
+        b, n, h, _ = q.shape
+        if n == 0:
+            layout = torch.zeros(h, 0, 0, dtype=torch.bool, device=q.device)
+        else:
+            layout = self.shared_layout(q, k)
+        out = self.attend_shared(q, k, v, layout, is_causal=is_causal)
+        if not return_layout:
+            return out
+        if is_causal:
+            i = torch.arange(layout.shape[-1], device=layout.device)
+            layout = layout & (i[None, :] <= i[:, None])
+        return out, layout.unsqueeze(0).expand(b, -1, -1, -1)
+
     def forward(self, q: Tensor, k: Tensor, v: Tensor, *, is_causal: bool = False,
                 return_layout: bool = False):
         self._check(q, k, v)
+        if self.selection != "top_k":
+            return self._forward_shared(q, k, v, is_causal, return_layout)
         b, n, h, d = q.shape
         nb = n // self.block_size
         logits = self.block_scores(q, k) / self.temperature()

@@ -125,9 +125,37 @@ def test_select_adaptive_training_noise_comes_from_the_global_rng():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="top_k"):
         AdaptiveBlockSparseAttention(2, 8, top_k=0)
+    with pytest.raises(ValueError, match="selection must be one of"):
+        AdaptiveBlockSparseAttention(2, 8, selection="per_batch")
     m = AdaptiveBlockSparseAttention(2, 8, block_size=4)
     q = torch.randn(1, 10, 2, 8)
     with pytest.raises(ValueError, match="divisible by block_size 4"):
         m(q, q, q)
     with pytest.raises(ValueError, match="heads|shape"):
         m(*(torch.randn(1, 8, 3, 8),) * 3)
+
+
+@pytest.mark.parametrize("selection, causal", [("batch_threshold", False), ("batch_threshold", True),
+                                               ("batch_majority", False)])
+def test_batch_selection_is_one_threshold_layout_per_head_for_the_whole_batch(selection, causal):
+    """The layout is recomputed here from the scores by the stated rule (not by select_adaptive),
+    and the output is checked against the float64 reference over that layout."""
+    torch.manual_seed(2)
+    m = AdaptiveBlockSparseAttention(2, 8, block_size=4, top_k=2, hidden_dim=8, normalization="per_block_sum",
+                                     selection=selection, temperature=0.5, learnable_temperature=False).eval()
+    q, k, v = _qkv(3, 24, 2, 8, seed=4)
+    out, layout = m(q, k, v, is_causal=causal, return_layout=True)
+    with torch.no_grad():
+        scores = m.block_scores(q, k)  # (B, H, nb, nb)
+    onehot = torch.zeros_like(scores).scatter_(-1, scores.topk(2, dim=-1).indices, 1.0)
+    if selection == "batch_threshold":
+        keep = (0.9 * onehot + 0.1 * torch.softmax(scores / 0.5, dim=-1)).mean(0) > 0.1
+    else:
+        keep = onehot.sum(0) > 1.5  # chosen by 2 of the 3 samples
+    assert keep.flatten(1).any(1).all()  # no head falls back to the diagonal here
+    mask = keep & torch.ones(6, 6, dtype=torch.bool).tril() if causal else keep
+    assert torch.equal(layout, mask.expand(3, -1, -1, -1))
+    ref = ringlib.attention(q, k, v, ringlib.BlockSparse(keep, 4, "per_block_sum"), causal=causal,
+                            backend="reference")
+    torch.testing.assert_close(out, ref.float(), rtol=1e-5, atol=1e-6)
+    assert not out.requires_grad  # a hard choice: no path from the output back to the scorer

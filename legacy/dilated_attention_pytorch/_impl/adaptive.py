@@ -1,6 +1,7 @@
-"""The old content-adaptive block-sparse classes: the legacy selector
-(``ringlib.adaptive.select_adaptive``) chooses a per-head layout, attended with BLOCK_SUM.
-The parameters live in ``ringlib.AdaptiveBlockSparseAttention`` (same state_dict keys)."""
+"""The old content-adaptive block-sparse classes: ``ringlib.AdaptiveBlockSparseAttention`` with
+``selection="batch_threshold"`` (``"batch_majority"`` for ``hard_sparsity``) and
+``normalization="per_block_sum"``: one per-head layout shared by the batch, attended with
+BLOCK_SUM. Same parameters, same state_dict keys, same numbers."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ from typing import List, Optional
 
 import torch
 
-import ringlib
-from ringlib.adaptive import AdaptiveBlockSparseAttention, select_adaptive
+from ringlib.adaptive import AdaptiveBlockSparseAttention
 from ringlib.adaptive import BlockScorer as ImportanceScorer  # the old name of the same scorer
 
 from .block_sparse import BlockSparseRingDilatedAttention
@@ -35,7 +35,9 @@ class BlockSparseAdaptive(BlockSparseRingDilatedAttention, AdaptiveBlockSparseAt
             self, num_heads, head_dim, block_size=block_size, hidden_dim=cfg.hidden_dim, num_layers=cfg.num_layers,
             share_across_heads=cfg.share_across_heads, temperature=cfg.temperature,
             learnable_temperature=cfg.learnable_temperature, min_temperature=cfg.min_temperature,
-            normalization="per_block_sum")
+            normalization="per_block_sum", selection="batch_majority" if cfg.hard_sparsity else "batch_threshold",
+            # the old k formula gives 1 at base_sparsity 1.0, which the canonical sparsity range excludes
+            **({"top_k": 1} if cfg.base_sparsity >= 1 else {"sparsity": cfg.base_sparsity}))
         rest = {k: v for k, v in kwargs.items() if k not in ("num_heads", "head_dim", "sparse_config", "block_size")}
         config = SparsePatternConfig(pattern_type="adaptive", sparsity_ratio=cfg.base_sparsity, block_size=block_size)
         self._init_block_sparse(segment_lengths, dilation_rates, config, True, 100, rest, module_init=False)
@@ -46,27 +48,15 @@ class BlockSparseAdaptive(BlockSparseRingDilatedAttention, AdaptiveBlockSparseAt
 
     def layout(self, q: Tensor, k: Tensor) -> Tensor:
         """The kept pairs, bool ``[H, nb, nb]``, for these inputs in the current mode."""
-        with torch.no_grad():
-            scores = self.block_scores(q, k)
-            return select_adaptive(scores, base_sparsity=self.adaptive_config.base_sparsity,
-                                   hard=self.adaptive_config.hard_sparsity, temperature=self.temperature(),
-                                   training=self.training)
+        return self.shared_layout(q, k)
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor, is_causal: bool = False, return_pattern: bool = False):
         self._check(q, k, v)
-        if q.shape[1] == 0:  # no blocks to score: the empty output, as the old class returned
-            out = ringlib.attention(q, k, v, ringlib.Dense())
-            return (out, {"patterns": []}) if return_pattern else out
-        layout = self.layout(q, k)
-        pattern = ringlib.BlockSparse(layout.cpu(), block_size=self.block_size, normalization="per_block_sum")
-        out = ringlib.attention(q, k, v, pattern, causal=is_causal, backend=self.backend)
+        layout = self.layout(q, k) if q.shape[1] else torch.zeros(self.num_heads, 0, 0, dtype=torch.bool)
+        out = self.attend_shared(q, k, v, layout, is_causal=is_causal)
         if not return_pattern:
             return out
-        patterns = []
-        for head in layout:
-            rows, cols = head.nonzero(as_tuple=True)
-            patterns.append((rows, cols))
-        return out, {"patterns": patterns}
+        return out, {"patterns": [head.nonzero(as_tuple=True) for head in layout] if q.shape[1] else []}
 
     def get_sparsity_loss(self) -> Tensor:
         return torch.tensor(0.0, device=self.log_temperature.device, requires_grad=True)

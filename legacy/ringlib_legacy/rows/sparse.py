@@ -341,9 +341,9 @@ ROWS: tuple[LegacyName, ...] = (
                     Arg(source="num_heads"),
                     Arg(source="head_dim"),
                     Arg(keyword="normalization", value="'per_block_sum'"),
+                    Arg(keyword="selection", value="'batch_threshold'"),
                 ),
-                safe=False,
-                reason="adaptive selector: migrate by hand (" + ADAPTIVE_SELECTION.reason + ")",
+                safe=True,
             ),
         },
         divergences=(
@@ -387,9 +387,9 @@ ROWS: tuple[LegacyName, ...] = (
                     Arg(source="num_heads"),
                     Arg(source="head_dim"),
                     Arg(keyword="normalization", value="'per_block_sum'"),
+                    Arg(keyword="selection", value="'batch_threshold'"),
                 ),
-                safe=False,
-                reason="adaptive selector: migrate by hand (" + ADAPTIVE_SELECTION.reason + ")",
+                safe=True,
             ),
         },
         divergences=(
