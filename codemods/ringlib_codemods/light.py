@@ -67,6 +67,7 @@ class LightResolution:
         self.binders = binders  # bound dotted name -> the binding its uses belong to
         self.first_names = frozenset(name.split(".")[0] for name in binders)
         self.facts = facts
+        self._locals: LocalBindings | None = None
         self.seen: set[int] = set()  # id(import statement) visited so far
         self.failed = False
 
@@ -103,6 +104,12 @@ class LightResolution:
         access = LightAccess(chosen, annotation)
         binding.light_references.append(access)
         return binding, access, levels
+
+    def local_binding(self, name: str, ancestors: Sequence[cst.CSTNode]) -> tuple[tuple, int] | None:
+        """See ``LocalBindings.answer`` (built on first use)."""
+        if self._locals is None:
+            self._locals = LocalBindings(self.facts.tree, self.facts)
+        return self._locals.answer(name, ancestors)
 
     def qualified_names(self, node: cst.CSTNode) -> set[str] | None:
         """What libcst's ``get_qualified_names_for`` gives, where it is plain to see: a
@@ -189,6 +196,7 @@ class _Facts:
 
     def __init__(self, tree: ast.Module, normalize) -> None:
         self.normalize = normalize
+        self.tree = tree
         self.old_imports = 0  # imports that may bind an old name, anywhere
         self.module_old_imports = 0  # those at module level
         self.bind_count: Counter[str] = Counter()
@@ -351,3 +359,151 @@ def light_resolution(analysis: "Analysis", source: str | bytes | None) -> LightR
             return None  # a string annotation libcst would parse for uses
     scope.bound = facts.module_bound | facts.global_names
     return LightResolution(bindings, scope, module_imports, binders, facts)
+
+
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+class LocalBindings:
+    """"The one binding of this name in its scope and all its references" for local
+    variables (``cfg = SparsePatternConfig(...)`` then ``Old(sparse_config=cfg)``), from ``ast``.
+
+    Scopes are keyed by the names of the functions and classes around them, which is how a
+    libcst node's ancestors name them too. ``answer`` returns None (undecided: ask libcst's
+    ``ScopeProvider``) for anything unusual: a key two definitions share, a lambda or
+    comprehension around the node, ``global``/``nonlocal`` or a walrus in a comprehension
+    for the name, a string annotation naming it, more than one binding, a binding that is
+    not a plain assignment, a use in the same scope before the assignment ends."""
+
+    def __init__(self, tree: ast.Module, facts: "_Facts") -> None:
+        self.facts = facts
+        self.kind: dict[tuple, str] = {(): "module"}
+        self.parent: dict[tuple, tuple | None] = {(): None}
+        self.ambiguous: set[tuple] = set()
+        self.binds: dict[tuple, Counter[str]] = {(): Counter()}
+        self.stores: dict[tuple[tuple, str], tuple[int, int]] = {}  # -> end of its statement
+        self.loads: dict[str, list[tuple[tuple, tuple[int, int]]]] = {}
+        self.unsure: set[str] = set()
+        self._end = (0, 0)
+        self._walk_all(tree.body, ())
+
+    def _enter(self, key: tuple, kind: str, parent: tuple) -> tuple:
+        if key in self.kind:
+            self.ambiguous.add(key)
+        self.kind[key], self.parent[key] = kind, parent
+        self.binds.setdefault(key, Counter())
+        return key
+
+    def _walk_all(self, nodes, scope: tuple) -> None:
+        for node in nodes:
+            self._walk(node, scope)
+
+    def _walk(self, node: ast.AST, scope: tuple) -> None:
+        kind = type(node)
+        if isinstance(node, ast.stmt):
+            self._end = (node.end_lineno or 0, node.end_col_offset or 0)
+        if kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+            self.binds[scope][node.name] += 1
+            outer = [*node.decorator_list]
+            if kind is ast.ClassDef:
+                outer += [*node.bases, *node.keywords]
+            else:
+                outer += [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
+                outer += [node.returns] if node.returns is not None else []
+            self._walk_all(outer, scope)
+            inner = self._enter((*scope, node.name), "class" if kind is ast.ClassDef else "function", scope)
+            if kind is not ast.ClassDef:
+                self._walk(node.args, inner)
+            self._walk_all(node.body, inner)
+            return
+        if kind is ast.Lambda or kind in _COMPREHENSIONS:
+            inner = self._enter((*scope, f"<{id(node)}>"), "function", scope)
+            if kind is ast.Lambda:
+                self._walk_all([*node.args.defaults, *(d for d in node.args.kw_defaults if d)], scope)
+                self._walk(node.args, inner)
+                self._walk(node.body, inner)
+                return
+            self._walk(node.generators[0].iter, scope)
+            for sub in ast.walk(node):
+                if type(sub) is ast.NamedExpr and isinstance(sub.target, ast.Name):
+                    self.unsure.add(sub.target.id)
+            rest = [node.generators[0].target, *node.generators[0].ifs, *node.generators[1:]]
+            rest += [node.key, node.value] if kind is ast.DictComp else [node.elt]
+            self._walk_all(rest, inner)
+            return
+        if kind is ast.Name:
+            if type(node.ctx) is ast.Load:
+                self.loads.setdefault(node.id, []).append((scope, (node.lineno, node.col_offset)))
+            else:
+                self.binds[scope][node.id] += 1
+                if type(node.ctx) is ast.Store:
+                    self.stores[(scope, node.id)] = self._end
+            return
+        if kind is ast.arg:
+            self.binds[scope][node.arg] += 1
+        elif kind in (ast.Import, ast.ImportFrom):
+            for alias in node.names:
+                self.binds[scope][alias.asname or alias.name.split(".")[0]] += 1
+        elif kind is ast.ExceptHandler or kind is ast.MatchAs or kind is ast.MatchStar:
+            if node.name:
+                self.binds[scope][node.name] += 1
+        elif kind is ast.MatchMapping and node.rest:
+            self.binds[scope][node.rest] += 1
+        for child in ast.iter_child_nodes(node):
+            self._walk(child, scope)
+
+    def _chain(self, key: tuple) -> Iterator[tuple]:
+        while key is not None:
+            yield key
+            key = self.parent.get(key)
+
+    def _resolve(self, name: str, key: tuple) -> tuple | None:
+        for i, scope in enumerate(self._chain(key)):
+            if (i == 0 or self.kind[scope] != "class") and self.binds[scope][name]:
+                return scope
+        return None
+
+    def answer(self, name: str, ancestors: Sequence[cst.CSTNode]) -> tuple[tuple, int] | None:
+        """``(scope key, number of references)`` of the one binding ``name`` (a use, or the
+        target of that assignment) belongs to, seen from a node with these ancestors."""
+        key = _scope_key(ancestors)
+        if key is None or key not in self.kind or name in self.unsure \
+                or name in self.facts.global_names or _named_in(name, self.facts.annotation_strings):
+            return None
+        if any(k in self.ambiguous for k in self._chain(key)):
+            return None
+        scope = self._resolve(name, key)
+        if scope is None or self.binds[scope][name] != 1 or (scope, name) not in self.stores:
+            return None
+        end = self.stores[(scope, name)]
+        references = 0
+        for where, position in self.loads.get(name, ()):
+            if any(k in self.ambiguous for k in self._chain(where)):
+                return None
+            if self._resolve(name, where) != scope:
+                continue
+            if where == scope and position < end:
+                return None
+            references += 1
+        return scope, references
+
+
+def _named_in(name: str, texts: list[str]) -> bool:
+    if not texts:
+        return False
+    pattern = re.compile(r"(?<![\w.])%s(?!\w)" % re.escape(name))
+    return any(pattern.search(text) for text in texts)
+
+
+def _scope_key(ancestors: Sequence[cst.CSTNode]) -> tuple | None:
+    """The names of the functions and classes whose bodies hold the node; None where a
+    lambda or comprehension is around it, or it sits in a decorator, default or base."""
+    key: list[str] = []
+    for i, node in enumerate(ancestors):
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            if i + 1 >= len(ancestors) or ancestors[i + 1] is not node.body:
+                return None
+            key.append(node.name.value)
+        elif isinstance(node, (cst.Lambda, cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)):
+            return None
+    return tuple(key)

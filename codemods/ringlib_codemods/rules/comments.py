@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
+
 import libcst as cst
 
 from ringlib_codemods.context import COMMENT_PREFIX, has_migrate_comment
@@ -55,8 +58,37 @@ def _comments(node: cst.CSTNode) -> list[str]:
     return found
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _comment_counts(node: cst.CSTNode) -> Counter[str]:
+    """The comments under ``node``, in no particular order: a plain walk over the node
+    fields, several times cheaper than a libcst visitor."""
+    found: Counter[str] = Counter()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        kind = type(current)
+        if kind is cst.Comment:
+            found[current.value] += 1  # type: ignore[attr-defined]
+            continue
+        names = _FIELDS.get(kind)
+        if names is None:
+            names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(current))  # type: ignore[arg-type]
+        for name in names:
+            value = getattr(current, name)
+            if isinstance(value, cst.CSTNode):
+                stack.append(value)
+            elif isinstance(value, (list, tuple)):
+                stack.extend(v for v in value if isinstance(v, cst.CSTNode))
+    return found
+
+
 def lost_comments(before: cst.CSTNode, after: cst.CSTNode) -> list[str]:
-    """Comments of ``before`` that ``after`` no longer holds (as often as they were lost)."""
+    """Comments of ``before`` that ``after`` no longer holds (as often as they were lost), in
+    document order. Most rewrites lose none: the cheap count settles those."""
+    if not _comment_counts(before) - _comment_counts(after):
+        return []
     remaining = _comments(after)
     lost = []
     for comment in _comments(before):

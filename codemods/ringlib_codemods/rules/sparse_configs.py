@@ -90,7 +90,7 @@ class SparseConfigRule(Rule):
             if use.config is None:
                 accepted.append(use)
                 continue
-            call = self._config_call(use.config, config_sites)
+            call = self._config_call(use.config, use.site.ancestors, config_sites)
             if call is None:
                 ctx.unsafe(use.site, f"{use.site.entry.name}: its {use.row.config_param}= is not a "
                                      "SparsePatternConfig(...) built in this scope: migrate by hand "
@@ -150,13 +150,23 @@ class SparseConfigRule(Rule):
         row = CONFIG_CONSUMERS[0]  # presets build the base class
         return _Consumer(site, row, bound, None, self.presets[name].config)
 
-    def _config_call(self, expr: cst.BaseExpression, config_sites: dict[int, Site]) -> cst.Call | None:
+    def _config_call(self, expr: cst.BaseExpression, ancestors, config_sites: dict[int, Site]
+                     ) -> cst.Call | None:
         """The ``SparsePatternConfig(...)`` call that ``expr`` denotes: the call itself, or a
-        name whose only binding in its scope is ``name = SparsePatternConfig(...)``."""
+        name whose only binding in its scope is ``name = SparsePatternConfig(...)``. The light
+        pass answers where it can (a match found); libcst's scopes decide everything else."""
         if isinstance(expr, cst.Call):
             return expr if id(expr) in config_sites else None
         if not isinstance(expr, cst.Name):
             return None
+        light = self.ctx.analysis.light
+        binding = light.local_binding(expr.value, ancestors) if light is not None else None
+        if binding is not None:
+            for site in config_sites.values():
+                target = self._single_target(site)
+                if target is not None and target.value == expr.value \
+                        and light.local_binding(target.value, site.ancestors) == binding:
+                    return site.parent
         scope = self.ctx.analysis.scopes.get(expr)
         if scope is None:
             return None
@@ -167,10 +177,17 @@ class SparseConfigRule(Rule):
         if len(assignment.scope.assignments[expr.value]) != 1:
             return None  # re-bound somewhere in its scope: not followed
         for site in config_sites.values():
-            holder = site.ancestors[-2] if len(site.ancestors) > 1 else None
-            if isinstance(holder, cst.Assign) and holder.value is site.parent and len(holder.targets) == 1 \
-                    and holder.targets[0].target is assignment.node:
+            if self._single_target(site) is assignment.node:
                 return site.parent
+        return None
+
+    @staticmethod
+    def _single_target(site: Site) -> cst.Name | None:
+        """``name`` where the config call is the whole value of ``name = SparsePatternConfig(...)``."""
+        holder = site.ancestors[-2] if len(site.ancestors) > 1 else None
+        if isinstance(holder, cst.Assign) and holder.value is site.parent and len(holder.targets) == 1 \
+                and isinstance(holder.targets[0].target, cst.Name):
+            return holder.targets[0].target
         return None
 
     def _check_config(self, site: Site, uses: list[_Consumer]) -> None:
@@ -182,8 +199,7 @@ class SparseConfigRule(Rule):
                          "where it is consumed")
         holder = site.ancestors[-2] if len(site.ancestors) > 1 else None
         if isinstance(holder, cst.Assign):
-            assignment = self._assignment(holder)
-            if assignment is None or len(assignment.references) != len(uses):
+            if self._references(holder, site) != len(uses):
                 raise Unsafe("the config object is also used for something else (its fields?); pass "
                              "ringlib.BlockSparse(...) to the canonical module by hand")
         rows = {u.row.pattern_args for u in uses}
@@ -194,15 +210,20 @@ class SparseConfigRule(Rule):
         self._planned[id(call)] = ("config", (site, uses[0].row.pattern_args))
         self.ctx.rewritten_site(site, Rewrite(_BLOCK_SPARSE), notes)
 
-    def _assignment(self, assign: cst.Assign):
+    def _references(self, assign: cst.Assign, site: Site) -> int | None:
+        """How many uses the name ``assign`` binds has (None: not one binding of a name)."""
         target = assign.targets[0].target
         if not isinstance(target, cst.Name):
             return None
+        light = self.ctx.analysis.light
+        binding = light.local_binding(target.value, site.ancestors) if light is not None else None
+        if binding is not None:
+            return binding[1]
         scope = self.ctx.analysis.scopes.get(target)
         if scope is None:
             return None
         found = [a for a in scope.assignments[target.value] if a.node is target]
-        return found[0] if len(found) == 1 else None
+        return len(found[0].references) if len(found) == 1 else None
 
     def _rewrite_consumer(self, use: _Consumer) -> None:
         site, row = use.site, use.row
