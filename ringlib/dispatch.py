@@ -14,8 +14,13 @@ first row that applies wins):
 ``ring``        a process group of more than one rank, or a sharded ``layout``: exact ring
                 attention (``ringlib.ring``); ``Route.ring`` lists its strategies in the order
                 tried (the first whose schedule fits the shards runs), with the plain math
-                kernels under ``backend="reference"``
-``reference``   ``backend="reference"``: explicit masks, float64-capable ground truth
+                kernels under ``backend="reference"``; with ``dropout_p > 0`` only the
+                masked strategies (``blocks``, ``masked``) with the math kernels: seeded
+                position-hash dropout (``ringlib.dropout``) needs explicit probabilities,
+                which the strided strategy's fused kernels never form
+``reference``   ``backend="reference"``, or ``dropout_p > 0`` with a ``dropout_seed``: explicit
+                masks, float64-capable ground truth (seeded dropout by position, the same
+                entries the ring drops)
 ``flex``        BlockSparse with row softmax, no dropout, FlexAttention importable, and
                 ``backend="flex"``, or "auto" on CUDA below float64
 ``pairs``       any other BlockSparse call: batched active block pairs (plain kernels
@@ -226,13 +231,19 @@ def has_plan(pattern: Pattern) -> bool:
 
 
 def choose(pattern: Pattern, call: Call, *, backend: str = "auto", causal: bool = False, ordering=None,
-           dropout_p: float = 0.0, layout: str = "contiguous") -> Route:
+           dropout_p: float = 0.0, layout: str = "contiguous", dropout_seed: int | None = None) -> Route:
     """The route of one call (the table in the module docstring)."""
     opts = _current
     if call.world > 1 or layout != "contiguous":
         if backend == "reference":
             return Route("ring", ("masked",), math=True)
+        if dropout_p > 0.0:
+            return Route("ring", ("blocks", "masked"), math=True)
         return Route("ring", ("strided", "blocks", "masked") if has_plan(pattern) else ("blocks", "masked"))
+    if dropout_p > 0.0 and dropout_seed is not None:
+        if isinstance(pattern, BlockSparse):
+            reject_ordering(ordering)
+        return Route("reference")
     if isinstance(pattern, BlockSparse):
         reject_ordering(ordering)
         if backend == "reference":

@@ -22,6 +22,7 @@ def attention(
     scale: float | None = None,
     ordering: Ordering = None,
     dropout_p: float = 0.0,
+    dropout_seed: int | None = None,
     group=None,
     backend: str = "auto",
     layout: str = "contiguous",
@@ -32,7 +33,11 @@ def attention(
     ``scale`` defaults to ``head_dim ** -0.5``; ``ordering`` (None, "hilbert", "snake" or a
     callable ``m -> permutation``) permutes each segment of the pattern before it applies and
     is undone on the output; ``dropout_p`` acts on attention probabilities (pass 0.0 in
-    eval). With a ``torch.distributed`` process ``group`` each rank passes its contiguous
+    eval). ``dropout_seed`` (an int) makes dropout a function of (seed, batch, head, query
+    position, key position) (``ringlib.dropout``): reproducible, and the same entries with or
+    without a ``group`` at any world size; without it one process uses torch's dropout and a
+    ring draws the seed from torch's generator on each rank (ranks seeded alike agree; the
+    ring's input check raises where they do not). With a ``torch.distributed`` process ``group`` each rank passes its contiguous
     shard of the sequence and gets its shard of the output (exact ring attention);
     ``layout="zigzag"`` says the shards were cut by ``ringlib.shard_sequence(..., layout="zigzag")``
     (balanced causal work).
@@ -43,7 +48,7 @@ def attention(
     world = _world_size(group) if group is not None else 1
     try:
         validate(q, k, v, pattern, causal=causal, scale=scale, dropout_p=dropout_p, backend=backend,
-                 world=world)
+                 world=world, dropout_seed=dropout_seed)
         validate_ordering(ordering)
     except (TypeError, ValueError) as exc:
         if world > 1:  # the other ranks stop at once instead of waiting for this one
@@ -55,12 +60,12 @@ def attention(
         return torch.einsum("blhd,bshe->blhe", q, v)
     scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
     route = dispatch.choose(pattern, dispatch.Call.of(q, k, v, world), backend=backend, causal=causal,
-                            ordering=ordering, dropout_p=dropout_p, layout=layout)
+                            ordering=ordering, dropout_p=dropout_p, layout=layout, dropout_seed=dropout_seed)
     if route.kernel == "ring":
-        return ring.attention(q, k, v, pattern, group=group, causal=causal, scale=scale,
-                              ordering=ordering, dropout_p=dropout_p, backend=backend, layout=layout)
+        return ring.attention(q, k, v, pattern, group=group, causal=causal, scale=scale, ordering=ordering,
+                              dropout_p=dropout_p, dropout_seed=dropout_seed, backend=backend, layout=layout)
     return run.local(route, q, k, v, pattern, scale=scale, causal=causal, ordering=ordering,
-                     dropout_p=dropout_p)
+                     dropout_p=dropout_p, dropout_seed=dropout_seed)
 
 
 def _world_size(group) -> int:

@@ -17,11 +17,11 @@ Tensor = torch.Tensor
 
 
 def local(route: Route, q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: float, causal: bool,
-          ordering: Ordering, dropout_p: float) -> Tensor:
+          ordering: Ordering, dropout_p: float, dropout_seed: int | None = None) -> Tensor:
     """The pattern on this process's whole sequence along ``route`` (not ``ring``)."""
     if route.kernel == "reference":
         return reference.attention(q, k, v, pattern, scale=scale, causal=causal, ordering=ordering,
-                                   dropout_p=dropout_p)
+                                   dropout_p=dropout_p, dropout_seed=dropout_seed)
     if route.kernel == "one_launch":
         plan = pattern.plan(q.shape[1], q.shape[2])
         return fused_forward.plan_forward(q, k, v, plan, float(scale), bool(causal))[0]

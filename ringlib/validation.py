@@ -8,10 +8,11 @@ import math
 import torch
 
 from ringlib.dispatch import BACKENDS
+from ringlib.dropout import check_seed
 from ringlib.patterns import Pattern
 
 
-def validate(q, k, v, pattern, *, causal, scale, dropout_p, backend, world: int = 1) -> None:
+def validate(q, k, v, pattern, *, causal, scale, dropout_p, backend, world: int = 1, dropout_seed=None) -> None:
     """Raise a clear error naming the argument and the rule (``world``: ranks sharing the
     sequence, each holding ``q.shape[1]`` rows of it)."""
     for name, t in (("q", q), ("k", k), ("v", v)):
@@ -51,6 +52,7 @@ def validate(q, k, v, pattern, *, causal, scale, dropout_p, backend, world: int 
         raise TypeError(f"dropout_p must be a number in [0, 1), got {type(dropout_p).__name__}")
     if not (0.0 <= dropout_p < 1.0):
         raise ValueError(f"dropout_p must be in [0, 1), got {dropout_p!r}")
+    check_seed(dropout_seed)
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if q.shape[1] > 0:

@@ -148,25 +148,35 @@ def _scores(q: Tensor, k: Tensor, scale: float, causal: bool, mask: Tensor | Non
     return s
 
 
-def math_forward(q, k, v, scale, causal, mask, dropout_p: float = 0.0):
-    """Plain attention with log-sum-exp; differentiable (autograd) and dropout-capable."""
+def math_forward(q, k, v, scale, causal, mask, dropout_p: float = 0.0, drop: Tensor | None = None):
+    """Plain attention with log-sum-exp; differentiable (autograd) and dropout-capable:
+    ``dropout_p`` draws torch's dropout, ``drop`` multiplies the probabilities by a given
+    mask (``ringlib.dropout.multiplier``, seeded by position). The log-sum-exp is that of
+    the scores either way (dropout acts after normalisation)."""
     acc = torch.float64 if q.dtype == torch.float64 else torch.float32
     s = _scores(q.to(acc), k.to(acc), scale, causal, mask)
     lse = torch.logsumexp(s, dim=-1)
     p = torch.exp(s - lse.unsqueeze(-1))
     if dropout_p > 0.0:
         p = torch.nn.functional.dropout(p, dropout_p)
+    if drop is not None:
+        p = p * drop
     o = torch.matmul(p, v.to(acc)).to(q.dtype)
     return o, lse
 
 
-def math_backward(do, q, k, v, o, lse, scale, causal, mask):
+def math_backward(do, q, k, v, o, lse, scale, causal, mask, drop: Tensor | None = None):
+    """Gradients of ``math_forward`` given any (o, lse) pair; ``drop``: the forward's
+    multiplier. With dropout ``o = (drop * p) v``, so ``rowsum(do * o)`` is still the
+    ``delta`` of the softmax backward (``sum_j p_ij * d(drop * p)_ij``)."""
     acc = torch.float64 if q.dtype == torch.float64 else torch.float32
     q, k, v, o, do = (t.to(acc) for t in (q, k, v, o, do))
     s = _scores(q, k, scale, causal, mask)
     p = torch.exp(s - lse.to(acc).unsqueeze(-1))
-    dv = torch.matmul(p.transpose(-1, -2), do)
     dp = torch.matmul(do, v.transpose(-1, -2))
+    if drop is not None:
+        dp = dp * drop
+    dv = torch.matmul((p if drop is None else p * drop).transpose(-1, -2), do)
     delta = (do * o).sum(-1, keepdim=True)
     ds = p * (dp - delta) * scale
     dq = torch.matmul(ds, k)

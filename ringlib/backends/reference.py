@@ -9,13 +9,16 @@ pattern's parts as explicit boolean masks built straight from the definition
     combine "sum":  out = sum_p weight_p * o_p
 
 Causal masking applies to original positions; a row without any visible key contributes
-nothing (never NaN). Dropout (training) acts on each part's probabilities.
+nothing (never NaN). Dropout (training) acts on each part's probabilities: torch's dropout,
+or with a ``dropout_seed`` the position-hash mask of ``ringlib.dropout`` (the entries ring
+attention drops at any world size).
 """
 
 from __future__ import annotations
 
 import torch
 
+from ringlib.dropout import multiplier
 from ringlib.orderings import Ordering
 from ringlib.patterns import Pattern
 
@@ -23,12 +26,16 @@ Tensor = torch.Tensor
 
 
 def attention(q: Tensor, k: Tensor, v: Tensor, pattern: Pattern, *, scale: float, causal: bool,
-              ordering: Ordering, dropout_p: float = 0.0) -> Tensor:
+              ordering: Ordering, dropout_p: float = 0.0, dropout_seed: int | None = None) -> Tensor:
     b, n, h, d = q.shape
     qh, kh, vh = (x.transpose(1, 2) for x in (q, k, v))  # (b, h, n, d)
     out = torch.zeros_like(qh)
     lse_parts: list[tuple[Tensor, Tensor, Tensor]] = []  # (head mask, o, lse) for "lse"
     causal_mask = torch.ones(n, n, dtype=torch.bool, device=q.device).tril()
+    drop = None
+    if dropout_p > 0.0 and dropout_seed is not None:
+        where = torch.arange(n, device=q.device)
+        drop = multiplier(dropout_seed, b, torch.arange(h, device=q.device), where, where, dropout_p, q.dtype)
     for part in pattern.reference_parts(n, h, ordering):
         allowed = part.allowed.to(q.device)
         if causal:
@@ -40,7 +47,9 @@ def attention(q: Tensor, k: Tensor, v: Tensor, pattern: Pattern, *, scale: float
         scores = torch.where(allowed, scores, fill)
         lse = torch.logsumexp(scores, dim=-1)  # (b, h, n)
         probs = torch.exp(scores - lse.unsqueeze(-1))
-        if dropout_p > 0.0:
+        if drop is not None:
+            probs = probs * drop
+        elif dropout_p > 0.0:
             probs = torch.nn.functional.dropout(probs, dropout_p)
         o = torch.matmul(probs, vh)
         covered = row_ok.view(1, 1, n)

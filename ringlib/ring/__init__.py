@@ -54,16 +54,19 @@ class _RingFunction(torch.autograd.Function):
 
 def attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, group, causal: bool = False,
               scale: float | None = None, ordering=None, dropout_p: float = 0.0,
-              backend: str = "auto", layout: str = "contiguous") -> Tensor:
+              dropout_seed: int | None = None, backend: str = "auto", layout: str = "contiguous") -> Tensor:
     """Ring attention of this rank's shard (``(batch, L, heads, head_dim)``, all ranks equal
     ``L``) over the whole sequence of ``world * L`` rows. Every rank of ``group`` must call it
     with the same pattern and arguments. ``layout``: "contiguous" (rank r holds rows
-    ``[r*L, (r+1)*L)``) or "zigzag" (see ``shard_sequence``; balances causal work)."""
+    ``[r*L, (r+1)*L)``) or "zigzag" (see ``shard_sequence``; balances causal work).
+    ``dropout_p > 0`` drops by position (``ringlib.dropout``) with ``dropout_seed``, or a
+    seed each rank draws from torch's generator (all ranks must agree: checked)."""
     import torch.distributed as dist
 
     from ringlib import dispatch, run
     from ringlib.validation import validate
     from ringlib.orderings import validate_ordering
+    from ringlib.dropout import draw_seed
     from ringlib.ring import blocks, comm, masked, strided
 
     world = 1 if group is None else dist.get_world_size(group)
@@ -71,26 +74,28 @@ def attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, group, causal: bool =
         check_layout(layout)
         if layout != "contiguous":
             raise ValueError("layout='zigzag' needs a process group of more than one rank")
-        validate(q, k, v, pattern, causal=causal, scale=scale, dropout_p=dropout_p, backend=backend)
+        validate(q, k, v, pattern, causal=causal, scale=scale, dropout_p=dropout_p, backend=backend,
+                 dropout_seed=dropout_seed)
         validate_ordering(ordering)
         scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
         route = dispatch.choose(pattern, dispatch.Call.of(q, k, v), backend=backend, causal=causal,
-                                ordering=ordering, dropout_p=dropout_p)
+                                ordering=ordering, dropout_p=dropout_p, dropout_seed=dropout_seed)
         return run.local(route, q, k, v, pattern, scale=scale, causal=causal, ordering=ordering,
-                         dropout_p=dropout_p)
+                         dropout_p=dropout_p, dropout_seed=dropout_seed)
     with comm.before_ring(group):  # this rank's own errors stop the other ranks at once
         timeout = comm.ring_timeout(group)
         check_layout(layout)
-        validate(q, k, v, pattern, causal=causal, scale=scale, dropout_p=dropout_p, backend=backend, world=world)
+        validate(q, k, v, pattern, causal=causal, scale=scale, dropout_p=dropout_p, backend=backend, world=world,
+                 dropout_seed=dropout_seed)
         validate_ordering(ordering)
         if layout == "zigzag" and q.shape[1] % 2:
             raise ValueError(f"layout='zigzag' needs an even shard length, got {q.shape[1]}")
         scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
+        if dropout_p > 0.0 and dropout_seed is None:
+            dropout_seed = draw_seed()
         fields = comm.describe(q, k, v, pattern, causal=causal, scale=scale, ordering=ordering, dropout_p=dropout_p,
-                               backend=backend, layout=layout, n=world * q.shape[1])
+                               backend=backend, layout=layout, n=world * q.shape[1], dropout_seed=dropout_seed)
     comm.check_inputs(group, fields, timeout)
-    if dropout_p > 0.0:
-        raise ValueError("ring attention does not support dropout_p > 0 (pass 0.0, e.g. eval mode)")
     rank = dist.get_rank(group)
     n, heads = world * q.shape[1], q.shape[2]
     q, k, v = (t.contiguous() for t in (q, k, v))
@@ -104,5 +109,6 @@ def attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, group, causal: bool =
         use_blocks = "blocks" in route.ring and blocks.applies(pattern, n, world, layout)
         builder = blocks.build if use_blocks else masked.build
         strategy = masked.Strategy(lambda r: builder(pattern, n, heads, ordering, world, r, layout, causal),
-                                   pattern.combine, group, scale, math=route.math)
+                                   pattern.combine, group, scale, math=route.math,
+                                   dropout=(float(dropout_p), dropout_seed) if dropout_p > 0.0 else None)
     return _RingFunction.apply(q, k, v, strategy)

@@ -33,17 +33,18 @@ _SHOWN = 160  # characters of a disagreeing value shown per rank
 
 
 def describe(q: Tensor, k: Tensor, v: Tensor, pattern, *, causal: bool, scale: float, ordering,
-             dropout_p: float, backend: str, layout: str, n: int) -> dict[str, str]:
+             dropout_p: float, backend: str, layout: str, n: int, dropout_seed: int | None = None) -> dict[str, str]:
     """Everything about a call that every rank must agree on, as text: the tensors' shapes,
     dtypes and device type, the pattern and the arguments; a callable ordering by a hash of
     the permutations it gives for the segment lengths in use (its identity differs per
-    process), a block-sparse layout by a hash of its blocks."""
+    process), a block-sparse layout by a hash of its blocks; ``dropout_seed`` the seed in use
+    (drawn on each rank where the caller gave none)."""
     heads = q.shape[2]
     return {
         "q shape": str(tuple(q.shape)), "k shape": str(tuple(k.shape)), "v shape": str(tuple(v.shape)),
         "dtypes": f"{q.dtype}, {k.dtype}, {v.dtype}", "device type": q.device.type,
         "pattern": _pattern_text(pattern, n, heads), "causal": repr(causal), "scale": repr(float(scale)),
-        "dropout_p": repr(float(dropout_p)), "ordering": _ordering_text(ordering, pattern, n, heads),
+        "dropout_p": repr(float(dropout_p)), "dropout_seed": repr(dropout_seed), "ordering": _ordering_text(ordering, pattern, n, heads),
         "layout": layout, "backend": backend,
         "gradients": repr(torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v))),
     }
@@ -98,7 +99,7 @@ def check_inputs(group, fields: dict[str, str], timeout: float) -> None:
             for name in wrong)
         raise ValueError(
             f"ring attention: ranks disagree on {lines}. Every rank must pass shards "
-            f"of equal shape, dtype and device type, with the same pattern, causal, scale, dropout_p, "
+            f"of equal shape, dtype and device type, with the same pattern, causal, scale, dropout_p, dropout_seed "
             f"ordering (a callable must give the same permutations), layout and backend, and all or none "
             f"must need gradients.")
 

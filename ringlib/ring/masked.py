@@ -8,6 +8,11 @@ layouts), segments that straddle shard boundaries, orderings across shards, and
 rows), skipping blocks where the mask is empty. Partial results merge by LSE per part; parts
 combine by their rule ("lse" or weighted "sum"), exactly as the reference backend defines.
 
+Dropout (``dropout=(p, seed)``, math kernels only: ``ringlib.dispatch`` routes such calls
+here with ``math=True``) multiplies each tile's probabilities by ``ringlib.dropout``'s mask of
+the tile's global (batch, head, query, key) positions, in the forward and again in the
+backward: no mask is stored or sent, and any world size drops the same entries.
+
 Cost: the masks of this rank's rows, ``parts x L x n`` booleans, are built once per
 configuration and cached; compute is dense within each visited block. Exact, but meant for
 the irregular cases; the strided strategy is the fast path.
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 import torch
 
 from ringlib import lse as lse_ops
+from ringlib.dropout import multiplier as dropout_multiplier
 from ringlib.backends import kernels
 from ringlib.ring import comm, pairwise
 from ringlib.ring.sharding import positions
@@ -98,7 +104,8 @@ class Strategy:
     """``view(rank)``: the ``Parts`` of that rank's queries (this rank's, and those of the
     ranks it exchanges with, to know which rows they need)."""
 
-    def __init__(self, view, combine: str, group, scale: float, math: bool) -> None:
+    def __init__(self, view, combine: str, group, scale: float, math: bool,
+                 dropout: tuple[float, int] | None = None) -> None:
         parts = view(dist_rank(group))
         self.view = view
         self.parts = parts.parts
@@ -111,6 +118,17 @@ class Strategy:
         self.backward_kernel = kernels.math_backward if math else kernels.backward
         self.ring = comm.Ring(range(dist_world(group)), group)
         self._schedule = None
+        if dropout is not None and not math:
+            raise ValueError("dropout in the masked ring strategy needs its math kernels (math=True)")
+        self.dropout = dropout
+
+    def _drop(self, src: int, batch: int, heads: Tensor, rows: Tensor, keys: Tensor, dtype) -> dict:
+        """The kernels' ``drop`` argument for a tile (none without dropout)."""
+        if self.dropout is None:
+            return {}
+        p, seed = self.dropout
+        mine, theirs = (self.positions[r].to(rows.device) for r in (self.ring.pos, src))
+        return {"drop": dropout_multiplier(seed, batch, heads, mine[rows], theirs[keys], p, dtype)}
 
     def schedule(self, k: Tensor) -> pairwise.Schedule:
         if self._schedule is None:
@@ -159,7 +177,8 @@ class Strategy:
                 heads = part.heads.to(q.device)
                 for rows, keys, mask, ok in self._tiles(part, src, q.device):
                     o, lse = self.forward_kernel(_take(q, rows, heads), held.take(kv[0], keys, heads),
-                                                 held.take(kv[1], keys, heads), self.scale, False, mask)
+                                                 held.take(kv[1], keys, heads), self.scale, False, mask,
+                                                 **self._drop(src, b, heads, rows, keys, acc))
                     lse_ops.merge_(acc_o[i][:, :, rows[0]:rows[-1] + 1], acc_l[i][:, :, rows[0]:rows[-1] + 1],
                                    o.mul_(ok.unsqueeze(-1)), lse.masked_fill(~ok, float("-inf")), consume=True)
                     del o, lse
@@ -200,7 +219,8 @@ class Strategy:
                     do = do * ok.unsqueeze(-1)  # rows without keys here: no gradient
                     lse = lse.masked_fill(~ok, float("inf")).contiguous()
                     gq, gk, gv = self.backward_kernel(do, _take(q, rows, heads), held.take(kv[0], keys, heads),
-                                                      held.take(kv[1], keys, heads), o, lse, self.scale, False, mask)
+                                                      held.take(kv[1], keys, heads), o, lse, self.scale, False, mask,
+                                                      **self._drop(src, q.shape[0], heads, rows, keys, acc))
                     _scatter_add_(dq, rows, heads, gq)
                     held.add_(dkv[0], keys, heads, gk)
                     held.add_(dkv[1], keys, heads, gv)

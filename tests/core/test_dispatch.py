@@ -34,6 +34,10 @@ ROUTE_TABLE = [
     (DILATED, call(world=2), {}, dispatch.Route("ring", ("strided", "blocks", "masked"))),
     (DILATED, call(world=2), {"backend": "reference"}, dispatch.Route("ring", ("masked",), math=True)),
     (SPARSE, call(world=4), {}, dispatch.Route("ring", ("blocks", "masked"))),
+    (DILATED, call(world=2), {"dropout_p": 0.1}, dispatch.Route("ring", ("blocks", "masked"), math=True)),
+    (DILATED, call(), {"dropout_p": 0.1, "dropout_seed": 3}, dispatch.Route("reference")),
+    (SPARSE, call(), {"dropout_p": 0.1, "dropout_seed": 3}, dispatch.Route("reference")),
+    (DILATED, call(), {"dropout_p": 0.0, "dropout_seed": 3}, dispatch.Route("one_launch")),
     (DILATED, call(), {"layout": "zigzag"}, dispatch.Route("ring", ("strided", "blocks", "masked"))),
     # block-sparse
     (SPARSE, call(), {"backend": "reference"}, dispatch.Route("reference")),

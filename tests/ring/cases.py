@@ -71,9 +71,25 @@ def _exact(world):
     return cases
 
 
+def _dropout(world):
+    n = world * L
+    dilated = ringlib.Dilated([8, 16, 32], [1, 2, 4])
+    cases = [
+        dict(label="dense", pattern=ringlib.Dense(), n=n, heads=2, seed=3),
+        dict(label="dense causal zigzag", pattern=ringlib.Dense(), n=n, heads=2, causal=True, layout="zigzag",
+             seed=2**40 + 5),
+        dict(label="dilated lse causal, drawn seed", pattern=dilated, n=n, heads=3, causal=True, seed=None),
+        dict(label="dilated head_groups", pattern=ringlib.Dilated([8, 16, 32], [1, 2, 4], mixing="head_groups"),
+             n=n, heads=3, seed=7),
+        dict(label="block sparse", pattern=ringlib.BlockSparse("local_window", block_size=4, window_size=12),
+             n=n, heads=2, causal=True, seed=9),
+    ]
+    return [dict(kind="dropout", p=0.3, **c) for c in cases]
+
+
 def _failures(world):
     return [dict(kind="mismatch", label=f"mismatched {how}", how=how)
-            for how in ("length", "heads", "dtype", "pattern")]
+            for how in ("length", "heads", "dtype", "pattern", "dropout_seed")]
 
 
 def _mid_ring(world):
@@ -95,5 +111,5 @@ def _die_in_ring(world):
     return [dict(kind="fault", label="die in ring", how="die in ring")]
 
 
-CASES = {"exact": _exact, "failures": _failures, "mid_ring": _mid_ring, "faults before": _faults_before,
+CASES = {"exact": _exact, "dropout": _dropout, "failures": _failures, "mid_ring": _mid_ring, "faults before": _faults_before,
          "hang in ring": _hang_in_ring, "die in ring": _die_in_ring}

@@ -109,3 +109,18 @@ def test_zigzag_chunks_and_positions():
     assert torch.equal(every, torch.arange(12))
     with pytest.raises(ValueError, match="layout must be one of"):
         sharding.chunks("striped", 2, 0, 8)
+
+
+@pytest.mark.parametrize("world", [2, 3])
+def test_seeded_dropout_equals_single_process(spawn, world):
+    """Dropout by position: P ranks drop the entries one process drops (forward and q/k/v
+    gradients, float64), whether the seed is given or drawn alike on every rank."""
+    results = spawn(world, "dropout")
+    for rank, cases in enumerate(results):
+        assert len(cases) == 5
+        for case in cases:
+            where = f"rank {rank}, case {case['label']!r}"
+            assert "error" not in case, f"{where}: {case.get('error')}\n{case.get('trace')}"
+            for name in GRADS:
+                assert case[name] <= 1e-12, f"{where}: {name} error {case[name]:.3e}"
+            assert case["dropped"] > 1e-3, f"{where}: dropout changed nothing"

@@ -21,6 +21,7 @@ import torch
 import torch.distributed as dist
 
 import ringlib
+import ringlib.dropout
 import ringlib.ring
 from ringlib.ring import comm, sharding, strided, traffic
 
@@ -84,6 +85,37 @@ def exactness(case, group):
     return res
 
 
+def dropout(case, group):
+    """Ring attention with seeded dropout vs one process (no group) with the same seed, in
+    float64: output and q/k/v gradients. ``seed=None``: every rank seeds torch alike and the
+    ring draws its seed; the single process is given the seed that draw gives."""
+    pattern, n, heads, causal, layout = (case["pattern"], case["n"], case["heads"], case.get("causal", False),
+                                         case.get("layout", "contiguous"))
+    p, seed = case["p"], case.get("seed")
+    q, k, v, grad = _inputs(2, n, heads, 8, torch.float64, 1)
+    if seed is None:
+        torch.manual_seed(11)
+        drawn = ringlib.dropout.draw_seed()
+        torch.manual_seed(11)
+    full = [t.clone().requires_grad_() for t in (q, k, v)]
+    single = ringlib.attention(*full, pattern, causal=causal, dropout_p=p,
+                               dropout_seed=drawn if seed is None else seed)
+    expected = [single.detach(), *torch.autograd.grad(single, full, grad)]
+    undropped = ringlib.attention(q, k, v, pattern, causal=causal)
+    shard = functools.partial(sharding.shard_sequence, group=group, layout=layout)
+    shards = [shard(t).requires_grad_() for t in (q, k, v)]
+    if seed is None:
+        torch.manual_seed(11)
+    out = ringlib.attention(*shards, pattern, group=group, causal=causal, dropout_p=p, dropout_seed=seed,
+                            layout=layout) if layout == "contiguous" else ringlib.ring.attention(
+        *shards, pattern, group=group, causal=causal, dropout_p=p, dropout_seed=seed, layout=layout)
+    grads = torch.autograd.grad(out, shards, shard(grad))
+    res = {name: (tested - shard(e)).abs().max().item()
+           for name, tested, e in zip(("out", "dq", "dk", "dv"), (out, *grads), expected)}
+    res["dropped"] = (single.detach() - undropped).abs().max().item()  # dropout did act
+    return res
+
+
 def gather_roundtrip(case, group):
     x = torch.randn(2, case["n"], 3, 4, generator=torch.Generator().manual_seed(5)).requires_grad_()
     shard = sharding.shard_sequence(x.detach(), group, layout=case["layout"]).requires_grad_()
@@ -105,7 +137,11 @@ def mismatch(case, group):
         dtype = torch.float32
     pattern = ringlib.Dilated([4], [2]) if (rank == 1 and case["how"] == "pattern") else ringlib.Dense()
     q = torch.randn(1, n_local, heads, 4, dtype=dtype)
-    ringlib.ring.attention(q, q, q, pattern, group=group)
+    drop = {}
+    if case["how"] == "dropout_seed":  # a seed drawn from generators seeded differently
+        torch.manual_seed(rank)
+        drop = dict(dropout_p=0.1)
+    ringlib.ring.attention(q, q, q, pattern, group=group, **drop)
     return {"out": 0.0}
 
 
