@@ -234,13 +234,15 @@ class AdaptiveBlockSparseAttention(nn.Module):
                                    hard=self.selection == "batch_majority", temperature=self.temperature(),
                                    training=self.training, top_k=self.top_k)
 
-    def attend_shared(self, q: Tensor, k: Tensor, v: Tensor, layout: Tensor, *, is_causal: bool = False) -> Tensor:
+    def attend_shared(self, q: Tensor, k: Tensor, v: Tensor, layout: Tensor, *, is_causal: bool = False,
+                      backend: str = "auto") -> Tensor:
         """Block-sparse attention over a batch-shared ``layout`` (bool ``[H, nb, nb]``, e.g.
-        from ``shared_layout``) with this module's block size, normalisation and scale."""
+        from ``shared_layout``) with this module's block size, normalisation and scale
+        (``backend`` as in ``ringlib.attention``)."""
         if q.shape[1] == 0:  # no blocks: the empty output
             return q.new_zeros(q.shape)
         pattern = BlockSparse(layout.cpu(), block_size=self.block_size, normalization=self.normalization)
-        return attention(q, k, v, pattern, causal=is_causal, scale=self.scale)
+        return attention(q, k, v, pattern, causal=is_causal, scale=self.scale, backend=backend)
 
     def _forward_shared(self, q: Tensor, k: Tensor, v: Tensor, is_causal: bool, return_layout: bool):
         b, n, h, _ = q.shape

@@ -472,15 +472,22 @@ def _module_case(entry, old_cls, variant: Variant, seed: int, device, matrix, co
             return call(module, leaves, variant.causal, shape)
         return fn
 
+    left_to_user: dict[str, str] = {}  # semantics -> why the codemod leaves this call to the user
+
     def rewrite(semantics):
         """The instance the codemod's rewrite builds, or None where the codemod leaves the
-        call to the user (``safe=False``)."""
+        call to the user (``safe=False``, or an argument of this call it cannot map)."""
         recipe_ = entry.rewrites.get(semantics)
         if recipe_ is None or not recipe_.safe:
+            left_to_user[semantics] = recipe_.reason if recipe_ is not None else f"no {semantics} rewrite"
             return None
         torch.manual_seed(seed)
-        with _quiet():
-            canon, source = recipe.build(entry, kwargs, semantics)
+        try:
+            with _quiet():
+                canon, source = recipe.build(entry, kwargs, semantics)
+        except recipe.RecipeError as why:  # an argument of this call has no canonical equivalent
+            left_to_user[semantics] = str(why)
+            return None
         canon.eval()
         # a rewrite without device=/dtype= (the old class had none) builds on the CPU: move it
         # as the user's model would be moved, then give it the shim's weights
@@ -491,9 +498,8 @@ def _module_case(entry, old_cls, variant: Variant, seed: int, device, matrix, co
     # check 1: shim vs the preserve rewrite, float32, bit for bit
     preserve = rewrite("preserve")
     if preserve is None:
-        reason = entry.rewrites["preserve"].reason
         emit(report, on_result, Result(entry.key, variant.label, "bitwise", "shim", "float32", "output", SKIP,
-                                       message=f"the codemod does not rewrite this name: {reason}"))
+                                       message=f"the codemod does not rewrite this call: {left_to_user['preserve']}"))
     else:
         def run_shim():
             return _run(old_call(shim), inputs, [], seed + 2, grads)

@@ -53,7 +53,7 @@ class BlockSparseAdaptive(BlockSparseRingDilatedAttention, AdaptiveBlockSparseAt
     def forward(self, q: Tensor, k: Tensor, v: Tensor, is_causal: bool = False, return_pattern: bool = False):
         self._check(q, k, v)
         layout = self.layout(q, k) if q.shape[1] else torch.zeros(self.num_heads, 0, 0, dtype=torch.bool)
-        out = self.attend_shared(q, k, v, layout, is_causal=is_causal)
+        out = self.attend_shared(q, k, v, layout, is_causal=is_causal, backend=self.backend)
         if not return_pattern:
             return out
         return out, {"patterns": [head.nonzero(as_tuple=True) for head in layout] if q.shape[1] else []}
