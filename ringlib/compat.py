@@ -15,6 +15,7 @@ from typing import Literal, Sequence
 import torch
 
 from ringlib.patterns import (
+    LabelPart,
     Pattern,
     ReferencePart,
     _check_lists,
@@ -23,6 +24,7 @@ from ringlib.patterns import (
     pair_mask,
     remember,
     segment_members,
+    segment_rows,
     tiles,
 )
 from ringlib.plan import Branch, Plan, Segmentation, StridedParts
@@ -101,6 +103,19 @@ class Regions(Pattern):
                         out.append(ReferencePart(tuple(range(heads)), pair_mask(n, chosen, chosen)))
         return out
 
+    def label_parts(self, n, heads, ordering):
+        # the (region, residue) classes are disjoint and summed with weight 1: one part whose
+        # label is the class gives every row exactly its own class's output
+        regions = self.regions(n)
+        if not regions:
+            return []
+        seg_of, row_of = segment_rows(n, [seg for seg, _ in regions], ordering)
+        rates = torch.tensor([rate for _, rate in regions])
+        base = torch.cumsum(rates, 0) - rates  # first class label of each region
+        inside = seg_of >= 0
+        labels = torch.where(inside, base[seg_of.clamp(min=0)] + row_of % rates[seg_of.clamp(min=0)], -1)
+        return [LabelPart(tuple(range(heads)), labels, labels)]
+
 
 @dataclass(frozen=True, init=False)
 class FirstSegment(Pattern):
@@ -155,6 +170,16 @@ class FirstSegment(Pattern):
                 out.append(ReferencePart(tuple(range(heads)), pair_mask(n, chosen, chosen), 1.0 / len(kept)))
         return out
 
+    def label_parts(self, n, heads, ordering):
+        kept = self.index_sets(n)
+        _, row_of = segment_rows(n, [Segmentation(0, n, 1)], ordering)
+        out = []
+        for count, rate in kept:
+            if count:
+                labels = torch.where((row_of % rate == 0) & (row_of < count * rate), 0, -1)
+                out.append(LabelPart(tuple(range(heads)), labels, labels, 1.0 / len(kept)))
+        return out
+
 
 @dataclass(frozen=True, init=False)
 class StridedKeys(Pattern):
@@ -195,6 +220,13 @@ class StridedKeys(Pattern):
             for positions, rows in segment_members(n, tiles(n, s), ordering):
                 allowed |= pair_mask(n, positions, positions[rows % r == 0])
             out.append(ReferencePart(tuple(range(first, first + size)), allowed))
+        return out
+
+    def label_parts(self, n, heads, ordering):
+        out = []
+        for (first, size), s, r in zip(self.head_groups(heads), self.segment_lengths, self.dilation_rates):
+            seg_of, row_of = segment_rows(n, tiles(n, s), ordering)
+            out.append(LabelPart(tuple(range(first, first + size)), seg_of, torch.where(row_of % r == 0, seg_of, -1)))
         return out
 
 

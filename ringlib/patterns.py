@@ -8,7 +8,10 @@ method:
   (``ringlib.plan``), computed once per (pattern, n, heads) and cached;
 * ``reference_parts(n, heads, ordering)``: the same parts as explicit boolean masks, built
   straight from the definition for the float64 reference backend (the ground truth of
-  every test). The two are written independently on purpose.
+  every test). The two are written independently on purpose;
+* ``label_parts(n, heads, ordering)``: the same parts as O(n) per-position labels
+  (``LabelPart``), from which the ring's generic strategy computes each tile's mask on the
+  fly: no ``n x n`` (or ``rows x n``) mask exists anywhere on that path.
 """
 
 from __future__ import annotations
@@ -33,6 +36,66 @@ class ReferencePart:
     weight: float = 1.0
 
 
+@dataclass(frozen=True, eq=False)
+class LabelPart:
+    """One part as labels of original positions: query ``i`` may see key ``j`` iff both labels
+    are set (``>= 0``) and they meet: equal labels (``table`` None: disjoint groups, e.g.
+    segments x residues), else ``table[query_labels[i], key_labels[j]]`` (e.g. block layouts).
+    O(n) per part where an explicit mask is O(n^2)."""
+
+    heads: tuple[int, ...]
+    query_labels: torch.Tensor  # (n,) long, -1: this query sees nothing in the part
+    key_labels: torch.Tensor  # (n,) long, -1: no query sees this key in the part
+    weight: float = 1.0
+    table: torch.Tensor | None = None  # (query labels, key labels) bool
+
+    def allowed(self, queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        """``(len(queries), len(keys))`` mask of the given original positions."""
+        ql, kl = self.query_labels[queries], self.key_labels[keys]
+        both = (ql >= 0).unsqueeze(1) & (kl >= 0).unsqueeze(0)
+        if self.table is None:
+            return both & (ql.unsqueeze(1) == kl.unsqueeze(0))
+        return both & self.table[ql.clamp(min=0).unsqueeze(1), kl.clamp(min=0).unsqueeze(0)]
+
+    def seen(self, queries: torch.Tensor, keys: torch.Tensor, causal: bool) -> torch.Tensor:
+        """``(len(keys),)``: keys some of ``queries`` may attend (with ``causal``, some query at
+        or after the key's position). O(len(queries) + len(keys) + labels)."""
+        ql = self.query_labels[queries]
+        valid = ql >= 0
+        size = self.table.shape[0] if self.table is not None else \
+            1 + max(int(self.query_labels.max()), int(self.key_labels.max()), 0)
+        last = torch.full((size,), -1, dtype=torch.long).scatter_reduce_(0, ql[valid], queries[valid], "amax")
+        if self.table is not None:  # latest query position reaching each key label, over the active pairs
+            meet = self.table.nonzero()
+            last = torch.full((self.table.shape[1],), -1, dtype=torch.long).scatter_reduce_(
+                0, meet[:, 1], last[meet[:, 0]], "amax")
+        kl = self.key_labels[keys]
+        reach = torch.where(kl >= 0, last[kl.clamp(min=0)], -1)
+        return reach >= keys if causal else reach >= 0
+
+    def dense(self, n: int) -> torch.Tensor:
+        """The explicit ``n x n`` mask (tests only)."""
+        every = torch.arange(n)
+        return self.allowed(every, every)
+
+
+def segment_rows(n: int, segs: Sequence["Segmentation"], ordering: Ordering) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per original position: its segment's index and its row in the segment's (permuted)
+    order; -1 for positions outside ``segs``. Vectorised per segmentation."""
+    seg_of = torch.full((n,), -1, dtype=torch.long)
+    row_of = torch.full((n,), -1, dtype=torch.long)
+    first = 0
+    for seg in segs:
+        perm = permutation(ordering, seg.length, torch.device("cpu"))
+        rows = torch.arange(seg.length)
+        local = rows if perm is None else perm.cpu().long()
+        index = seg.start + torch.arange(seg.count).unsqueeze(1) * seg.length + local.unsqueeze(0)
+        seg_of[index] = first + torch.arange(seg.count).unsqueeze(1).expand_as(index)
+        row_of[index] = rows.unsqueeze(0).expand_as(index)
+        first += seg.count
+    return seg_of, row_of
+
+
 class Pattern:
     """Base class. Subclasses are frozen dataclasses (hashable: plans are cached by value)."""
 
@@ -48,6 +111,9 @@ class Pattern:
         raise NotImplementedError
 
     def reference_parts(self, n: int, heads: int, ordering: Ordering) -> list[ReferencePart]:
+        raise NotImplementedError
+
+    def label_parts(self, n: int, heads: int, ordering: Ordering) -> list[LabelPart]:
         raise NotImplementedError
 
 
@@ -154,6 +220,10 @@ class Dense(Pattern):
     def reference_parts(self, n, heads, ordering):
         return [ReferencePart(tuple(range(heads)), torch.ones(n, n, dtype=torch.bool))]
 
+    def label_parts(self, n, heads, ordering):
+        zero = torch.zeros(n, dtype=torch.long)
+        return [LabelPart(tuple(range(heads)), zero, zero)]
+
 
 @dataclass(frozen=True, init=False)
 class Dilated(Pattern):
@@ -238,4 +308,21 @@ class Dilated(Pattern):
                     chosen = positions[rows % r == offset]
                     allowed |= pair_mask(n, chosen, chosen)
                 out.append(ReferencePart(head_set, allowed, weight))
+        return out
+
+    def label_parts(self, n, heads, ordering):
+        out = []
+        g = len(self.segment_lengths)
+        groups = self.head_groups(heads)
+        for i, (w, r) in enumerate(zip(self.segment_lengths, self.dilation_rates)):
+            seg_of, row_of = segment_rows(n, tiles(n, w), ordering)
+            if self.mixing == "lse":
+                choices = [(o, tuple(h for h in range(heads) if h % r == o), 1.0) for o in range(r)]
+            else:
+                first, size = groups[i]
+                choices = [(i % r, tuple(range(first, first + size)), 1.0 / g)]
+            for offset, head_set, weight in choices:
+                if head_set:
+                    labels = torch.where((row_of >= 0) & (row_of % r == offset), seg_of, -1)
+                    out.append(LabelPart(head_set, labels, labels, weight))
         return out

@@ -23,7 +23,7 @@ import torch
 
 from ringlib.blocksparse import layouts as _layouts
 from ringlib.blocksparse.pairs import BlockPairs, from_counts
-from ringlib.patterns import Pattern, ReferencePart
+from ringlib.patterns import LabelPart, Pattern, ReferencePart
 
 Tensor = torch.Tensor
 
@@ -172,6 +172,37 @@ class BlockSparse(Pattern):
                     for j in range(nb):
                         if c[i, j] > 0:
                             parts.append(ReferencePart(hs, blocks([i], [j]), float(c[i, j])))
+        return parts
+
+    # --- labels: block ids of positions and the layout as the table --------------------------
+
+    def label_parts(self, n, heads, ordering):
+        """``"softmax"``: one part per set of heads sharing a layout. ``"per_block_sum"``: every
+        pair is softmaxed over its own key block and the pairs are summed with their
+        multiplicity; the pairs are dealt into parts in which every query block has at most
+        one key block (the k-th active block of each row goes to part k, split by
+        multiplicity), so a part's softmax is exactly the per-pair one: as many parts as the
+        densest row has pairs, not one per pair."""
+        reject_ordering(ordering)
+        bs, nb = self.block_size, n // self.block_size
+        counts = self.counts(nb, heads)
+        position = torch.arange(n)
+        labels = torch.where(position < nb * bs, position // bs, -1)  # tail past the last block: none
+        groups: dict[bytes, list[int]] = {}
+        for h in range(heads):
+            groups.setdefault(counts[min(h, counts.shape[0] - 1)].numpy().tobytes(), []).append(h)
+        parts = []
+        for head_list in groups.values():
+            c = counts[min(head_list[0], counts.shape[0] - 1)]
+            if self.normalization == "softmax":
+                layers = [(c > 0, 1.0)]
+            else:
+                active = c > 0
+                slot = active.long().cumsum(1) - 1  # index of each active block within its row
+                layers = [(active & (slot == k) & (c == w), float(w))
+                          for k in range(int(active.sum(1).max()) if active.any() else 0)
+                          for w in torch.unique(c[active & (slot == k)]).tolist()]
+            parts += [LabelPart(tuple(head_list), labels, labels, weight, table) for table, weight in layers]
         return parts
 
     # --- the work list of the batched-pairs route ----------------------------------------

@@ -10,9 +10,9 @@ concatenated sequence that it holds. Two strategies, tried in the order
   families either stay inside a shard (no communication) or cover whole shards (only the
   rows remote queries need travel, around rings of the ranks sharing a segment);
 * ``ring.masked``: everything else: only the key/value rows remote queries need, exchanged
-  pairwise (``ring.pairwise``), explicit masks, from the
-  block layout for block-sparse patterns (``ring.blocks``), otherwise from the pattern's
-  reference parts (segments straddling shards, orderings across shards,
+  pairwise (``ring.pairwise``), each tile's mask computed from the pattern's O(n) label
+  parts (block ids and the layout for block-sparse patterns, ``ring.blocks``; segment and
+  residue labels otherwise: segments straddling shards, orderings across shards,
   ``backend="reference"``).
 
 Both merge partial results by log-sum-exp in float32 (``ringlib.lse``) and differentiate with

@@ -1,21 +1,23 @@
-"""Generic ring strategy: any pattern, from its reference parts (explicit masks).
+"""Generic ring strategy: any pattern, from its label parts (``pattern.label_parts``).
 
 Used where ``ring.strided`` does not apply: patterns without a strided plan (block-sparse
 layouts), segments that straddle shard boundaries, orderings across shards, and
-``backend="reference"``. Every rank receives from every other rank only the key/value rows
-(per head) its queries may attend (``ring.pairwise``); for each part of
-``pattern.reference_parts`` and each source shard, this rank's queries attend to the source's keys under the part's mask restricted to (my rows, their
-rows), skipping blocks where the mask is empty. Partial results merge by LSE per part; parts
-combine by their rule ("lse" or weighted "sum"), exactly as the reference backend defines.
+``backend="reference"``. Each part is O(n) labels of positions (``patterns.LabelPart``);
+every tile's mask is computed from them for the tile's rows and keys only. Every rank
+receives from every other rank only the key/value rows (per head) its queries may attend
+(``ring.pairwise``); for each part and each source shard, this rank's query tiles attend to
+the source's keys some query of the tile may see, skipping tiles that see none. Partial
+results merge by LSE per part; parts combine by their rule ("lse" or weighted "sum"),
+exactly as the reference backend defines.
 
 Dropout (``dropout=(p, seed)``, math kernels only: ``ringlib.dispatch`` routes such calls
 here with ``math=True``) multiplies each tile's probabilities by ``ringlib.dropout``'s mask of
 the tile's global (batch, head, query, key) positions, in the forward and again in the
 backward: no mask is stored or sent, and any world size drops the same entries.
 
-Cost: the masks of this rank's rows, ``parts x L x n`` booleans, are built once per
-configuration and cached; compute is dense within each visited block. Exact, but meant for
-the irregular cases; the strided strategy is the fast path.
+Cost: ``parts x n`` labels, built once per configuration and cached; no mask of more than a
+tile (query tile x its keys, the kernel's score size) ever exists; compute is dense within each
+tile. Exact, but meant for the irregular cases; the strided strategy is the fast path.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import torch
 from ringlib import lse as lse_ops
 from ringlib.dropout import multiplier as dropout_multiplier
 from ringlib.backends import kernels
+from ringlib.patterns import LabelPart
 from ringlib.ring import comm, pairwise
 from ringlib.ring.sharding import positions
 
@@ -36,13 +39,12 @@ Tensor = torch.Tensor
 
 @dataclass(frozen=True, eq=False)
 class Part:
-    """One part as this rank sees it: per source rank, which (my row, their row) blocks of
-    ``block`` x ``block`` tokens may attend (None: nothing), before causal masking."""
+    """One part as the ring runs it: its heads (a tensor), weight, and ``labels`` (the
+    pattern's ``LabelPart``: O(n) labels, each tile's mask computed from them on the fly)."""
 
     heads: Tensor  # (Hp,) long
     weight: float
-    blocks: tuple[Tensor | None, ...]
-    block: int = 1
+    labels: LabelPart
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,31 +55,17 @@ class Parts:
     rank: int  # whose view: the queries are this rank's rows
 
 
-def restrict(allowed: Tensor, pos: list[Tensor], rank: int, causal: bool, block: int) -> tuple[Tensor | None, ...]:
-    """Per source: ``allowed`` (global, in units of ``block``) on (my rows, their rows),
-    None where nothing is visible (also under causal masking)."""
-    mine = pos[rank][::block] // block
-    out = []
-    for src_pos in pos:
-        theirs = src_pos[::block] // block
-        m = allowed[mine][:, theirs]
-        if causal:
-            m = m & (theirs.unsqueeze(0) <= mine.unsqueeze(1))
-        out.append(m if bool(m.any()) else None)
-    return tuple(out)
-
-
 @functools.lru_cache(maxsize=32)
 def build(pattern, n: int, heads: int, ordering, world: int, rank: int, layout: str,
           causal: bool) -> Parts:
-    """Parts from ``pattern.reference_parts`` (explicit n x n masks, any pattern)."""
+    """Parts from ``pattern.label_parts`` (any pattern), those where no query of this rank
+    sees any key dropped. O(parts x n) memory."""
     local_len = n // world
     pos = [positions(layout, world, r, local_len) for r in range(world)]
-    out = []
-    for part in pattern.reference_parts(n, heads, ordering):
-        blocks = restrict(part.allowed, pos, rank, causal, 1)
-        if any(m is not None for m in blocks):
-            out.append(Part(torch.tensor(part.heads, dtype=torch.long), part.weight, blocks))
+    every = torch.arange(n)
+    out = [Part(torch.tensor(part.heads, dtype=torch.long), part.weight, part)
+           for part in pattern.label_parts(n, heads, ordering)
+           if part.heads and bool(part.seen(pos[rank], every, causal).any())]
     return Parts(tuple(out), tuple(pos), causal, rank)
 
 
@@ -137,23 +125,16 @@ class Strategy:
 
     def _tiles(self, part: Part, src: int, device):
         """Per query tile of this rank with a visible key of ``src``: (query rows, key rows,
-        mask with every empty row opened, rows that really see a key)."""
-        m = part.blocks[src]
-        if m is None:
-            return
-        bs = part.block
-        step = max(-(-m.shape[0] // TILES), -(-MIN_TILE // bs))
+        mask with every empty row opened, rows that really see a key); the mask is computed
+        from the part's labels for these rows and keys only."""
         mine, theirs = self.positions[self.ring.pos], self.positions[src]
-        for a in range(0, m.shape[0], step):
-            mt = m[a:a + step]
-            cols = torch.nonzero(mt.any(0)).flatten()
-            if len(cols) == 0:
+        step = max(-(-len(mine) // TILES), MIN_TILE)
+        for a in range(0, len(mine), step):
+            rows = torch.arange(a, min(a + step, len(mine)))
+            keys = torch.nonzero(part.labels.seen(mine[rows], theirs, self.causal)).flatten()
+            if len(keys) == 0:
                 continue
-            rows = torch.arange(a * bs, (a + len(mt)) * bs)
-            keys = (cols.unsqueeze(1) * bs + torch.arange(bs)).flatten()
-            mask = mt[:, cols]
-            if bs > 1:
-                mask = mask.repeat_interleave(bs, 0).repeat_interleave(bs, 1)
+            mask = part.labels.allowed(mine[rows], theirs[keys])
             if self.causal:
                 mask = mask & (theirs[keys].unsqueeze(0) <= mine[rows].unsqueeze(1))
             ok = mask.any(-1)

@@ -29,21 +29,11 @@ KEYS_VALUES, RECOMPUTE, GRADIENTS = 0, 1, 2  # transfer kinds, kept apart by tag
 def needed(parts, src: int, heads: int, local_len: int) -> Tensor:
     """``(local_len, heads)`` booleans: rows of ``src``'s keys that queries of the rank whose
     view ``parts`` is (a ``masked.Parts``) may attend, per head (causal cut on global
-    positions). Computed from block-level masks: O(blocks), never O(rows x rows)."""
+    positions). Computed from the parts' labels: O(rows + labels), never O(rows x rows)."""
     used = torch.zeros(heads, local_len, dtype=torch.bool)
     mine, theirs = parts.positions[parts.rank], parts.positions[src]
     for part in parts.parts:
-        m = part.blocks[src]
-        if m is None:
-            continue
-        bs = part.block
-        if parts.causal:  # a key is visible iff its position <= the last query of a block seeing it
-            last = mine.view(-1, bs).amax(1)
-            reach = torch.where(m, last.unsqueeze(1), torch.full_like(last, -1).unsqueeze(1)).amax(0)
-            rows = (theirs.view(-1, bs) <= reach.unsqueeze(1)).flatten()
-        else:
-            rows = m.any(0).repeat_interleave(bs)
-        used[part.heads] |= rows
+        used[part.heads] |= part.labels.seen(mine, theirs, parts.causal)
     return used.T.contiguous()
 
 
