@@ -11,7 +11,7 @@ method:
   every test). The two are written independently on purpose;
 * ``label_parts(n, heads, ordering)``: the same parts as O(n) per-position labels
   (``LabelPart``), from which the ring's generic strategy computes each tile's mask on the
-  fly: no ``n x n`` (or ``rows x n``) mask exists anywhere on that path.
+  fly: no ``n x n`` (or ``rows x n``) mask is built anywhere on that path.
 """
 
 from __future__ import annotations
