@@ -8,6 +8,11 @@ run changes nothing, and every remaining old-name reference carries a ``ringlib-
 comment and a report line.
 
     python benchmarks/codemod_throughput.py [--files 120] [--repeats 3]
+
+With ``--large-file 0.5,1,2,5`` it instead builds one large module of each size (megabytes,
+``large_file.py``: corpus files concatenated under one import block) and measures wall time
+and peak RSS of ``ringlib migrate FILE --jobs 1`` and of a bare ``libcst.parse_module(...).code``,
+each in its own process, to check both grow linearly with the file size.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import argparse
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +32,7 @@ from importlib.metadata import version
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from large_file import large_module  # noqa: E402
 from make_legacy_corpus import build  # noqa: E402
 
 from ringlib_codemods import COMMENT_PREFIX, LegacyIndex, Options, run  # noqa: E402
@@ -72,13 +79,64 @@ def check(copy: Path, result) -> list[str]:
     return problems
 
 
+def measured(command: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MB) of one child process."""
+    start = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode not in (0, 1):
+        raise RuntimeError(f"{command} exited with {child.returncode}")
+    return seconds, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+
+
+BARE = "import sys, libcst; libcst.parse_module(open(sys.argv[1], 'rb').read()).code"
+MIGRATE = "import sys; from ringlib_cli.app import main; sys.argv[0] = 'ringlib'; main()"
+
+
+def large_files(sizes: list[float], repeats: int) -> None:
+    """Time and peak memory of migrate vs a bare parse on one large module per size."""
+    print(f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+          f"libcst {version('libcst')}; best of {repeats}")
+    print("| size | lines | bare parse + codegen | peak RSS | `migrate --jobs 1` | peak RSS "
+          "| time ratio | s per MB (bare / migrate) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for megabytes in sizes:
+        folder = Path(tempfile.mkdtemp())
+        source = large_module(megabytes)
+        original = folder / "original.py"
+        original.write_text(source)
+        size = len(source.encode()) / 1e6
+        bare_runs = [measured([sys.executable, "-c", BARE, str(original)])
+                     for _ in range(repeats)]
+        runs = []
+        for _ in range(repeats):
+            target = folder / "big_module.py"
+            shutil.copyfile(original, target)
+            runs.append(measured([sys.executable, "-c", MIGRATE, "migrate", str(target),
+                                  "--jobs", "1"]))
+        (bare_s, _), (migrate_s, _) = min(bare_runs), min(runs)
+        bare_mb, migrate_mb = max(r[1] for r in bare_runs), max(r[1] for r in runs)
+        print(f"| {size:.2f} MB | {source.count(chr(10)):,} | {bare_s:.1f} s | {bare_mb:.0f} MB "
+              f"| {migrate_s:.1f} s | {migrate_mb:.0f} MB | {migrate_s / bare_s:.2f}x "
+              f"| {bare_s / size:.1f} / {migrate_s / size:.1f} |", flush=True)
+        shutil.rmtree(folder)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=120)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tree", type=Path, default=None,
                         help="time a real source tree instead (it is copied; never written)")
+    parser.add_argument("--large-file", metavar="SIZES", default=None,
+                        help="comma-separated sizes in MB (e.g. 0.5,1,2,5): time and peak memory "
+                             "on one large module per size instead of the corpus")
     args = parser.parse_args()
+    if args.large_file is not None:
+        large_files([float(s) for s in args.large_file.split(",")], args.repeats)
+        return
     if args.tree is not None:
         corpus = Path(tempfile.mkdtemp()) / "tree"
         shutil.copytree(args.tree, corpus)
