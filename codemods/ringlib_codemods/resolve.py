@@ -180,11 +180,15 @@ class Analysis:
                 alias = _alias_for(statement, assignment.as_name)
                 if alias is None:
                     continue
+                path = self.alias_path(statement, alias, assignment.name)
                 binding = found.get(id(alias))
                 if binding is not None:
+                    # ``import a.b`` binds both ``a`` and ``a.b``: the binding stands for the
+                    # longest dotted name, whichever assignment libcst lists first
                     binding.assignments.append(assignment)
+                    if path is not None and len(path) > len(binding.path):
+                        binding.path = path
                     continue
-                path = self.alias_path(statement, alias, assignment.name)
                 if path is None:
                     continue
                 found[id(alias)] = Binding([assignment], path, alias, statement, scope)
