@@ -23,8 +23,7 @@ from __future__ import annotations
 
 from ringlib_legacy.layout import FLAT_MODULES, MODULE_ALL, ROOT
 from ringlib_legacy.recipe import render_call
-from ringlib_legacy import removed as _removed
-from ringlib_legacy.removed import REMOVED_MODULE_PREFIXES
+from ringlib_legacy.removed import REMOVED, REMOVED_MODULE_PREFIXES
 from ringlib_legacy.rows import infra, models, ring_base, ring_distributed, ring_hilbert, ring_utils, sparse, surface
 from ringlib_legacy.schema import (
     REQUIRED,
@@ -55,13 +54,6 @@ LEGACY_NAMES: tuple[LegacyName, ...] = (
     *(row for row in _ROWS if row.counted),
     *(row for row in _ROWS if not row.counted),
 )
-
-
-#: Old names and modules the shim does not carry over: the removal records, less every path a
-#: row provides (a name, or a module that holds one).
-_PROVIDED = {path for row in _ROWS for path in row.paths} | {
-    ".".join(path.split(".")[:i]) for row in _ROWS for path in row.paths for i in range(1, path.count(".") + 1)}
-REMOVED: tuple[Removed, ...] = tuple(record for record in _removed.REMOVED if record.path not in _PROVIDED)
 
 
 def counted() -> tuple[LegacyName, ...]:

@@ -10,34 +10,12 @@ REMOVED: tuple[Removed, ...] = (
                         "ddp_comm_hooks hook (bucketing and compression of gradients are DDP's job, not "
                         "an attention library's)"),
     Removed(
-        path="dilated_attention_pytorch.LongNet", use_instead="a stack of ringlib.MultiheadDilatedAttention layers"
-    ),
-    Removed(
-        path="dilated_attention_pytorch.MultiheadDilatedAttention", use_instead="ringlib.MultiheadDilatedAttention"
-    ),
-    Removed(
-        path="dilated_attention_pytorch.ImprovedDilatedAttention",
-        use_instead="ringlib.DilatedAttention(ringlib.Dilated(...))",
-    ),
-    Removed(
-        path="dilated_attention_pytorch.ImprovedMultiheadDilatedAttention",
-        use_instead="ringlib.MultiheadDilatedAttention",
-    ),
-    Removed(
         path="dilated_attention_pytorch.DistributedImprovedDilatedAttention",
         use_instead="ringlib.DilatedAttention(ringlib.Dilated(...)) with ringlib.attention(..., group=...)",
     ),
     Removed(
         path="dilated_attention_pytorch.DistributedImprovedMultiheadDilatedAttention",
         use_instead="ringlib.MultiheadDilatedAttention with ringlib.attention(..., group=...)",
-    ),
-    Removed(
-        path="dilated_attention_pytorch.DilatedTransformerEncoderLayer",
-        use_instead="your own layer around ringlib.MultiheadDilatedAttention",
-    ),
-    Removed(
-        path="dilated_attention_pytorch.DilatedTransformerDecoderLayer",
-        use_instead="your own layer around ringlib.MultiheadDilatedAttention",
     ),
     Removed(
         path="dilated_attention_pytorch.BlockSparseOptimized",
@@ -58,19 +36,6 @@ REMOVED: tuple[Removed, ...] = (
     Removed(
         path="dilated_attention_pytorch.create_production_ring_attention",
         use_instead="ringlib.MultiheadDilatedAttention",
-    ),
-    Removed(path="dilated_attention_pytorch.PatternConfig", use_instead="ringlib.BlockSparse(...)"),
-    Removed(path="dilated_attention_pytorch.PatternOptimizer", use_instead="ringlib.BlockSparse(...)"),
-    Removed(path="dilated_attention_pytorch.PatternQualityAnalyzer", use_instead="ringlib.BlockSparse(...)"),
-    Removed(path="dilated_attention_pytorch.PatternType", use_instead="ringlib.BlockSparse(...)"),
-    Removed(path="dilated_attention_pytorch.SparsePatternGenerator", use_instead="ringlib.BlockSparse(layout)"),
-    Removed(
-        path="dilated_attention_pytorch.create_dilated_attention",
-        use_instead="ringlib.DilatedAttention(ringlib.Dilated(...))",
-    ),
-    Removed(
-        path="dilated_attention_pytorch.create_multihead_dilated_attention",
-        use_instead="ringlib.MultiheadDilatedAttention(embed_dim, num_heads, ringlib.Dilated(...))",
     ),
     Removed(
         path="dilated_attention_pytorch.create_adaptive_sparse_attention",
@@ -100,30 +65,10 @@ REMOVED: tuple[Removed, ...] = (
         kind="module",
     ),
     Removed(
-        path="dilated_attention_pytorch.improved_dilated_attention",
-        use_instead="ringlib.DilatedAttention(ringlib.Dilated(...))",
-        kind="module",
-    ),
-    Removed(
         path="dilated_attention_pytorch.improved_dilated_attention_v2",
         use_instead="ringlib.DilatedAttention(ringlib.Dilated(...))",
         kind="module",
     ),
-    Removed(
-        path="dilated_attention_pytorch.improved_multihead_dilated_attention",
-        use_instead="ringlib.MultiheadDilatedAttention",
-        kind="module",
-    ),
-    Removed(
-        path="dilated_attention_pytorch.multihead_dilated_attention",
-        use_instead="ringlib.MultiheadDilatedAttention",
-        kind="module",
-    ),
-    Removed(
-        path="dilated_attention_pytorch.long_net", use_instead="ringlib.MultiheadDilatedAttention", kind="module"
-    ),
-    Removed(path="dilated_attention_pytorch.core", use_instead="ringlib", kind="module"),
-    Removed(path="dilated_attention_pytorch.utils", use_instead="ringlib", kind="module"),
 )
 #: Prefixes of flat module names removed before 0.2 (e.g. ``ring_dilated_attention_hybrid_*``).
 REMOVED_MODULE_PREFIXES: tuple[str, ...] = (

@@ -32,6 +32,12 @@ def test_keys_and_paths_are_unique_and_implemented():
     assert {e.key for e in registry.LEGACY_NAMES if e.kind != "module"} == set(IMPLEMENTATIONS)
 
 
+def test_no_removal_record_names_what_a_row_provides():
+    """A path is either carried over (a row names it, or a module holding one) or removed."""
+    provided = set(registry.module_paths()) | {p for e in registry.LEGACY_NAMES for p in e.paths}
+    assert not [r.path for r in registry.REMOVED if r.path in provided]
+
+
 def test_flat_paths_added_for_every_section_15_module():
     assert "dilated_attention_pytorch.ring_dilated_attention_correct.RingDilatedAttentionCorrect" in \
         registry.by_key()["RingDilatedAttentionCorrect"].paths
