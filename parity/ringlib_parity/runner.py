@@ -430,13 +430,11 @@ def _legacy_cases(entry, device, matrix: Matrix, grads: bool, report: Report, on
     if kind == "module":
         forward = old.forward
         supports_causal = takes_causal(forward)
-        layout = "blhd"
     elif kind == "function":
         forward = old
         supports_causal = takes_causal(old)
-        layout = "bhld"
     else:  # accumulator
-        forward, supports_causal, layout = None, False, "bhld"
+        forward, supports_causal = None, False
     for variant in variants(params if kind != "function" else [], supports_causal, matrix):
         seed = _seed(entry.key, variant.label)
         try:

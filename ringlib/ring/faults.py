@@ -17,7 +17,6 @@ group usable:
 
 from __future__ import annotations
 
-import datetime
 import json
 import math
 import os

@@ -151,8 +151,6 @@ def raise_mid_ring(case, group):
 
     rank = dist.get_rank(group)
     if rank == 1:
-        original = comm.Transfer.wait
-
         def broken(self):
             raise RuntimeError("injected failure on rank 1")
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import libcst as cst
 
 from ringlib_codemods.context import COMMENT_PREFIX
