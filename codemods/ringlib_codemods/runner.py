@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import multiprocessing
 import os
 import signal
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
@@ -258,7 +260,8 @@ def run(
     try:
         for batch in outcomes:
             for outcome in batch:
-                result.outcomes.append(write_outcome(outcome))
+                with _interrupt_after():  # a file written is a file listed as written
+                    result.outcomes.append(write_outcome(outcome))
             done += len(batch)
             if on_progress:
                 on_progress(done, total)
@@ -269,6 +272,23 @@ def run(
     order = {str(p): i for i, p in enumerate(found.files)}
     result.outcomes.sort(key=lambda o: order.get(o.path, -1))
     return result
+
+
+@contextlib.contextmanager
+def _interrupt_after():
+    """Hold Ctrl-C until the block is done, then raise it: writing one file and recording it
+    is one step (waits for the workers stay interruptible)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def _serial(files: list[Path], index: LegacyIndex, options: Options) -> Iterator[list[FileOutcome]]:
