@@ -23,6 +23,7 @@ _EXPORTS = {
     "AdaptiveBlockSparseAttention": "ringlib.adaptive",
     "DilatedAttention": "ringlib.modules",
     "MultiheadDilatedAttention": "ringlib.modules",
+    "MultiheadAttention": "ringlib.modules",
     "shard_sequence": "ringlib.ring",
     "gather_sequence": "ringlib.ring",
     "kernel_options": "ringlib.dispatch",
@@ -52,6 +53,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ringlib.blocksparse import BlockSparse
     from ringlib.dispatch import KernelOptions, kernel_options
     from ringlib.functional import attention
-    from ringlib.modules import DilatedAttention, MultiheadDilatedAttention
+    from ringlib.modules import DilatedAttention, MultiheadAttention, MultiheadDilatedAttention
     from ringlib.patterns import Dense, Dilated, Pattern
     from ringlib.ring import gather_sequence, shard_sequence

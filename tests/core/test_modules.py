@@ -73,3 +73,58 @@ def test_torch_compile_with_lanes_folded_into_heads():
     grads_ref = torch.autograd.grad(ref.square().sum(), (q, k, v))
     for g, r in zip(grads, grads_ref):
         torch.testing.assert_close(g, r)
+
+
+def _separate(m, query, key, value, causal):
+    """MultiheadAttention written out by hand from its documented parts."""
+    q, k, v = m.q_proj(query), m.k_proj(key), m.v_proj(value)
+    if m.q_norm is not None:
+        q, k = m.q_norm(q), m.k_norm(k)
+    b, n, e = query.shape
+    split = lambda t: t.view(b, n, m.num_heads, e // m.num_heads)  # noqa: E731
+    out = ringlib.attention(split(q), split(k), split(v), m.pattern, causal=causal).reshape(b, n, e)
+    return m.out_proj(out if m.out_norm is None else m.out_norm(out))
+
+
+def test_separate_projections_on_query_key_value():
+    torch.manual_seed(0)
+    m = ringlib.MultiheadAttention(16, 4, PATTERN, qk_norm=True, out_norm=True, norm_eps=1e-6).double()
+    assert list(m.state_dict()) == [f"{p}.{w}" for p in ("q_proj", "k_proj", "v_proj", "out_proj", "q_norm",
+                                                           "k_norm", "out_norm") for w in ("weight", "bias")]
+    assert m.q_norm.eps == 1e-6
+    for p in m.parameters():  # LayerNorms start at identity: make them count
+        torch.nn.init.normal_(p)
+    query, key, value = (torch.randn(2, 32, 16, dtype=torch.float64) for _ in range(3))
+    torch.testing.assert_close(m(query, key, value, is_causal=True), _separate(m, query, key, value, True))
+    torch.testing.assert_close(m(query), _separate(m, query, query, query, False))  # self-attention default
+    plain = ringlib.MultiheadAttention(16, 4, PATTERN, bias=False)
+    assert list(plain.state_dict()) == [f"{p}.weight" for p in ("q_proj", "k_proj", "v_proj", "out_proj")]
+
+
+def test_separate_projections_equal_the_fused_module_on_the_same_weights():
+    torch.manual_seed(0)
+    fused = ringlib.MultiheadDilatedAttention(16, 2, PATTERN)
+    sep = ringlib.MultiheadAttention(16, 2, PATTERN, batch_first=False)
+    w, b = fused.qkv_proj.weight.detach(), fused.qkv_proj.bias.detach()
+    sep.load_state_dict({"q_proj.weight": w[:16], "k_proj.weight": w[16:32], "v_proj.weight": w[32:],
+                         "q_proj.bias": b[:16], "k_proj.bias": b[16:32], "v_proj.bias": b[32:],
+                         "out_proj.weight": fused.out_proj.weight, "out_proj.bias": fused.out_proj.bias})
+    x = torch.randn(2, 32, 16)
+    torch.testing.assert_close(sep(x.transpose(0, 1)).transpose(0, 1), fused(x))
+
+
+def test_separate_projections_name_bad_arguments():
+    import pytest
+
+    with pytest.raises(ValueError, match="norm_eps"):
+        ringlib.MultiheadAttention(16, 2, PATTERN, norm_eps=0)
+    with pytest.raises(ValueError, match="divisible"):
+        ringlib.MultiheadAttention(16, 3, PATTERN)
+    m = ringlib.MultiheadAttention(16, 2, PATTERN)
+    x = torch.randn(2, 32, 16)
+    with pytest.raises(ValueError, match="key and value"):
+        m(x, x, torch.randn(2, 16, 16))
+    with pytest.raises(ValueError, match="value must have shape"):
+        m(x, x, torch.randn(2, 32, 8))
+    with pytest.raises(TypeError, match="query"):
+        m(x.long())
