@@ -47,10 +47,20 @@ def key_map(name: str | LegacyName) -> tuple[LegacyName, KeyMap]:
 
 
 def map_state_dict(state_dict: Mapping[str, Any], rules: KeyMap, *, name: str = "the old class") -> dict[str, Any]:
-    """``state_dict`` with ``rules`` applied: drops, then concatenations, then prefix renames."""
+    """``state_dict`` with ``rules`` applied: drops, copies, splits, concatenations, then prefix renames."""
     if not rules.loads:
         raise CheckpointError(f"a {name} checkpoint does not load into its replacement: {rules.reason}")
     out = {k: v for k, v in state_dict.items() if not any(k.startswith(p) for p in rules.drop)}
+    for old, new in rules.copy:
+        out.update({new + k[len(old):]: v for k, v in list(out.items()) if k.startswith(old)})
+    for fused in rules.split:
+        for key in [k for k in out if k.startswith(fused.source)]:
+            value, rest = out.pop(key), key[len(fused.source):]
+            if value.shape[fused.dim] % len(fused.targets):
+                raise CheckpointError(f"{name} checkpoint: {key} of shape {tuple(value.shape)} does not split "
+                                      f"into {len(fused.targets)} equal parts along dim {fused.dim}")
+            for target, part in zip(fused.targets, value.chunk(len(fused.targets), dim=fused.dim)):
+                out[target + rest] = part
     for fused in rules.concat:
         missing = [k for k in fused.sources if k not in out]
         if missing:

@@ -70,6 +70,8 @@ def _rules(rules: KeyMap) -> str:
     parts = [f"`{old}*` -> `{new}*`" if new else f"strip `{old}`" for old, new in rules.rename]
     parts += [f"drop unused `{prefix}*`" for prefix in rules.drop]
     parts += [f"`{c.target}` = cat({', '.join(f'`{k}`' for k in c.sources)})" for c in rules.concat]
+    parts += [f"split `{c.source}*` into {', '.join(f'`{t}*`' for t in c.targets)}" for c in rules.split]
+    parts += [f"`{old}*` also as `{new}*`" for old, new in rules.copy]
     return "; ".join(parts) or "keys as they are"
 
 
@@ -81,7 +83,14 @@ def checkpoint_cells(entry: LegacyName) -> tuple[str, str, str]:
         raise ValueError(f"{entry.name} has no checkpoint key map")
     if not rules.loads:
         return "-", f"no: {rules.reason}", "-"
-    return _rules(rules), "yes", "yes (bitwise)" if rules.equal else f"no: {rules.reason}"
+    if not rules.equal:
+        return _rules(rules), "yes", f"no: {rules.reason}"
+    if rules.origin == "shim":
+        return _rules(rules), "yes (shim checkpoints: 0.2 could not build this class)", "yes (bitwise, = shim)"
+    if rules.off_old_output:
+        return _rules(rules), "yes", f"bitwise = shim; the 0.2 output: no, {rules.off_old_output}"
+    against_old = " and the 0.2 output (flash-attn rule)" if entry.numerics == "preserve" else ""
+    return _rules(rules), "yes", f"yes (bitwise = shim{against_old})"
 
 
 def entry_text(entry: LegacyName, level: int = 3) -> list[str]:
@@ -123,16 +132,29 @@ def render() -> str:
     lines += ["", "## Per name", ""]
     for entry in registry.counted():
         lines += entry_text(entry)
+    classes = [e for e in registry.LEGACY_NAMES if e.kind == "class"]
+    mapped = [e for e in classes if e.checkpoint is not None]
     lines += ["## Old checkpoints", "",
               "`ringlib_legacy.checkpoints.load_legacy_state_dict(module, state_dict, \"OldName\")` loads an old "
               "class's `state_dict` into the module its preserve rewrite builds, strictly, through the key map of "
-              "the registry. Measured by `tests/legacy/test_checkpoints.py` (float32, same input).", "",
-              "| old class | replacement | key map | checkpoint loads | numbers equal |", "|---|---|---|---|---|"]
-    for entry in registry.LEGACY_NAMES:
-        if entry.checkpoint is not None:
-            rules, loads, equal = checkpoint_cells(entry)
-            lines.append(f"| `{entry.name}` ({entry.numerics}) | `{_cell(entry.rewrites['preserve'].target)}` | "
-                         f"{_cell(rules)} | {_cell(loads)} | {_cell(equal)} |")
+              "the registry. Measured by `tests/legacy/test_checkpoints.py` on checkpoints recorded from 0.2 "
+              "(float32): the replacement's output equals the shim's bit for bit on the same checkpoint and, for "
+              "preserve names whose old forward ran on CPU, the old output within the flash-attn rule "
+              "(`ringlib.testing`). Where a checkpoint cannot load, the codemod leaves the site with a "
+              "`# ringlib-migrate:` comment.", ""]
+    for policy in SEMANTICS:
+        rows = [e for e in mapped if e.numerics == policy]
+        loads = sum(1 for e in rows if e.checkpoint.loads)
+        lines.append(f"* {policy}: {len(rows)} classes with state; checkpoint loads: {loads} yes, "
+                     f"{len(rows) - loads} no")
+    lines += ["", "| old class | replacement | key map | checkpoint loads | numbers equal |", "|---|---|---|---|---|"]
+    for entry in mapped:
+        rules, loads, equal = checkpoint_cells(entry)
+        target = entry.rewrites["preserve"].target if "preserve" in entry.rewrites else entry.replacement
+        lines.append(f"| `{entry.name}` ({entry.numerics}) | `{_cell(target)}` | "
+                     f"{_cell(rules)} | {_cell(loads)} | {_cell(equal)} |")
+    lines += ["", "No state (measured: an empty `state_dict` in 0.2, or not a `torch.nn.Module`): "
+              + ", ".join(f"`{e.name}`" for e in classes if e.checkpoint is None) + "."]
     lines += ["", "## Companion objects", "", "| old name | kind | policy | replacement | paths |", "|---|---|---|---|---|"]
     for entry in registry.LEGACY_NAMES:
         if not entry.counted:

@@ -124,27 +124,46 @@ class Concat:
 
 
 @dataclass(frozen=True)
+class Split:
+    """Every old key under ``source`` (a prefix) cut into equal parts along ``dim``, one per
+    ``targets`` prefix: a fused qkv projection into separate q/k/v projections."""
+
+    source: str
+    targets: tuple[str, ...]
+    dim: int = 0
+
+
+@dataclass(frozen=True)
 class KeyMap:
     """How an old checkpoint (``state_dict``) becomes the rewrite target's, as rules applied in order.
 
     ``rename``: ``(old prefix, new prefix)`` pairs; a new prefix ``""`` strips the old one.
     ``drop``: prefixes of old keys the old class stored but never used in its forward (dropping
-    them changes no number). ``concat``: fused projections. ``loads`` / ``equal``: what the
-    checkpoint test measures (strict load of the mapped keys; bit-identical float32 outputs);
-    False with ``reason`` where it cannot hold (the codemod's rewrite of such a name is unsafe).
-    ``ringlib_legacy.checkpoints.load_legacy_state_dict`` applies it.
+    them changes no number). ``concat``: fused projections; ``split``: the reverse. ``copy``:
+    ``(old prefix, new prefix)`` pairs whose tensors serve two modules of the replacement (one
+    old LayerNorm used twice). ``loads`` / ``equal``: what the checkpoint test measures (strict
+    load of the mapped keys; float32 outputs bit-identical to the shim's on the same checkpoint
+    and, where the old forward ran, within the flash-attn rule of the old output); False with
+    ``reason`` where it cannot hold (the codemod flags such a site). ``origin``: "0.2" (old
+    checkpoints recorded from 0.2) or "shim" (0.2 could not build the class: only the shim
+    ever saved one). ``ringlib_legacy.checkpoints.load_legacy_state_dict`` applies it.
     """
 
     rename: tuple[tuple[str, str], ...] = ()
     drop: tuple[str, ...] = ()
     concat: tuple[Concat, ...] = ()
+    split: tuple[Split, ...] = ()
+    copy: tuple[tuple[str, str], ...] = ()
     loads: bool = True
     equal: bool = True
     reason: str = ""
+    origin: Literal["0.2", "shim"] = "0.2"
+    off_old_output: str = ""  # measured: the recorded 0.2 output differs from the shim's (a finding, not a rule)
 
     def __post_init__(self) -> None:
-        if isinstance(self.rename, dict):  # rows may write the renames as a dict
-            object.__setattr__(self, "rename", tuple(self.rename.items()))
+        for name in ("rename", "copy"):
+            if isinstance(getattr(self, name), dict):  # rows may write prefix pairs as a dict
+                object.__setattr__(self, name, tuple(getattr(self, name).items()))
         if (not self.loads or not self.equal) and not self.reason:
             raise ValueError("KeyMap: loads=False or equal=False needs a reason")
 

@@ -1,108 +1,183 @@
-"""Old checkpoints load into the module each name's rewrite builds, through the registry's key map.
+"""Old checkpoints load into the module each name's preserve rewrite builds, through the registry's key map.
 
-For every row with a key map: the shim class is built (seeded), its ``state_dict`` taken, the
-preserve rewrite built by the codemod's own interpreter (``ringlib_parity.recipe``, what
-``ringlib migrate`` writes), a fresh-seeded replacement loaded through
-``load_legacy_state_dict`` (strict), and both run on the same float32 input: outputs must be
-bit-identical where the registry says ``equal``. Where the registry says a checkpoint cannot
-load or the numbers differ, the test measures that too, and the codemod must flag the site.
+The old checkpoints are recordings of 0.2 itself (``record_checkpoints.py``: ring and
+block-sparse classes; ``record_models.py``: the base classes and models), made in a separate
+process with the old source. For every row whose key map loads: the preserve rewrite is built by
+the codemod's own interpreter (``ringlib_parity.recipe``, what ``ringlib migrate`` writes) from a
+fresh seed, the old ``state_dict`` loaded through ``load_legacy_state_dict`` (strict), and run on
+the recorded input: bit-identical to the shim on the same checkpoint, and, where the old forward
+ran, the old output within the flash-attn rule (reference: the replacement in float64). Rows
+whose class 0.2 could not build (``origin="shim"``) load a shim checkpoint instead. Where the
+registry says a checkpoint cannot load, the loader says why and the codemod flags the site.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import json
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
 
+from ringlib.testing import assert_close_to_reference
+from ringlib_codemods import LegacyIndex, migrate_code
 from ringlib_legacy import registry
 from ringlib_legacy.checkpoints import CheckpointError, load_legacy_state_dict, map_state_dict
 from ringlib_parity import recipe
-from ringlib_parity.matrix import Shape
-from ringlib_parity.runner import _shim_object
-from ringlib_parity.subjects import call, make_inputs, tensor_roles
 
-SHAPE = Shape(batch=2, seq=128, heads=2, head_dim=16)
-VALUES = {"embed_dim": SHAPE.embed_dim, "dim": SHAPE.embed_dim, "num_heads": SHAPE.heads, "heads": SHAPE.heads,
-          "head_dim": SHAPE.head_dim, "segment_lengths": [32, 64], "dilation_rates": [1, 2]}
-#: Rows whose key maps are not written yet (their row module is being reformatted separately).
-PENDING_FAMILIES = ("dilated", "models", "core", "kernels", "utils")
-MAPPED = [e for e in registry.LEGACY_NAMES if e.checkpoint is not None]
-
-
-def _kwargs(entry) -> dict:
-    return {p.name: VALUES[p.name] for p in entry.params if p.name in VALUES}
+RECORDINGS = Path(__file__).parent / "recordings"
+CENSUS = json.loads((RECORDINGS / "checkpoints" / "census.json").read_text())
+OLD = torch.load(RECORDINGS / "checkpoints" / "checkpoints.pt", weights_only=False)
+#: Old checkpoints of the base classes, recorded by record_models.py (file stem per registry key)
+MODEL_RECORDINGS = {"MultiheadDilatedAttention": ("MultiheadDilatedAttention", "MultiheadDilatedAttention_cross_causal")}
+CLASSES = [e for e in registry.LEGACY_NAMES if e.kind == "class"]
+LOADS = [e for e in CLASSES if e.checkpoint is not None and e.checkpoint.loads]
+REFUSED = [e for e in CLASSES if e.checkpoint is not None and not e.checkpoint.loads]
+SHIM_VALUES = {"embed_dim": 32, "num_heads": 2, "segment_lengths": [32, 64], "dilation_rates": [1, 2]}
 
 
-def _shim(entry, seed: int):
-    torch.manual_seed(seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return _shim_object(entry)(**_kwargs(entry)).eval()
+def _quiet():
+    ctx = warnings.catch_warnings()
+    ctx.__enter__()
+    warnings.simplefilter("ignore")
+    return ctx
 
 
-def _replacement(entry, seed: int):
-    torch.manual_seed(seed)
-    module, _ = recipe.build(entry, _kwargs(entry), "preserve")
-    return module.eval()
+def _shim_class(path: str):
+    module, _, name = path.rpartition(".")
+    ctx = _quiet()
+    try:
+        return getattr(importlib.import_module(module), name)
+    finally:
+        ctx.__exit__(None, None, None)
 
 
-def test_every_class_with_state_has_a_key_map():
-    missing = []
-    for entry in registry.LEGACY_NAMES:
-        if entry.kind != "class" or entry.family in PENDING_FAMILIES or "preserve" not in entry.rewrites:
-            continue
+def _kwargs(entry, args, kwargs) -> dict:
+    """The old call's arguments by name (positional ones bound to the row's parameters)."""
+    names = [p.name for p in entry.params if not p.kind.startswith("var_")]
+    return {**dict(zip(names, args)), **kwargs}
+
+
+def _cases():
+    """``(entry, case id, kwargs, state_dict, inputs, forward kwargs, old output or None)``."""
+    for entry in LOADS:
+        if entry.checkpoint.origin == "shim":
+            kwargs = {k: v for k, v in SHIM_VALUES.items() if k in {p.name for p in entry.params}}
+            torch.manual_seed(1)
+            ctx = _quiet()
+            shim = _shim_class(entry.paths[0])(**kwargs)
+            ctx.__exit__(None, None, None)
+            gen = torch.Generator().manual_seed(3)
+            inputs = {n: torch.randn(1, 64, 32, generator=gen) for n in ("query", "key", "value")}
+            yield entry, entry.key, kwargs, shim.state_dict(), inputs, {}, None
+        elif entry.key in MODEL_RECORDINGS:
+            for stem in MODEL_RECORDINGS[entry.key]:
+                g = torch.load(RECORDINGS / "models" / f"{stem}.pt", weights_only=False)
+                state = {k: v.float() if v.is_floating_point() else v for k, v in g["state_dict"].items()}
+                inputs = {k: v.float() for k, v in g["inputs"].items()}
+                yield (entry, stem, _kwargs(entry, g["args"], g["kwargs"]), state, inputs, g["forward_kwargs"],
+                       g["output"])
+        else:
+            g = OLD[entry.key]
+            inputs = {k: v.float() for k, v in g["inputs"].items()}
+            kwargs, first = dict(g["kwargs"]), next(iter(inputs.values()))
+            names = {p.name for p in entry.params}
+            if first.dim() == 4 and {"num_heads", "head_dim"} <= names - set(kwargs):  # a lazy class: from the input
+                kwargs.update(num_heads=first.shape[2], head_dim=first.shape[3])
+            yield entry, entry.key, kwargs, g["state_dict"], inputs, {}, g.get("output")
+
+
+CASES = list(_cases())
+
+
+def _run(module, inputs, forward_kwargs):
+    with torch.no_grad():
+        ctx = _quiet()
         try:
-            shim = _shim(entry, 0)
-        except TypeError:  # needs arguments the old call sites always passed (configs): no checkpoint here
-            continue
-        if isinstance(shim, torch.nn.Module) and shim.state_dict() and entry.checkpoint is None:
-            missing.append(entry.key)
-    assert not missing, f"classes with parameters but no checkpoint key map: {missing}"
+            names = list(inspect.signature(module.forward).parameters)
+            if "is_causal" in forward_kwargs and "is_causal" not in names:
+                raise AssertionError("causal case on a forward without is_causal")
+            result = module(*inputs.values(), **forward_kwargs)
+        finally:
+            ctx.__exit__(None, None, None)
+    return result[0] if isinstance(result, tuple) else result
 
 
-@pytest.mark.parametrize("entry", MAPPED, ids=[e.key for e in MAPPED])
-def test_checkpoint_loads_into_the_replacement(entry):
+def test_every_old_class_with_state_has_a_checkpoint_row():
+    """The census of 0.2 (which classes hold parameters or buffers) against the registry."""
+    assert {e.key for e in CLASSES} == set(CENSUS)
+    lazy = {k for k, g in OLD.items() if CENSUS[k] == "no state" and g["state_dict"]}  # state made in forward
+    for entry in CLASSES:
+        found, rules = CENSUS[entry.key], entry.checkpoint
+        if found == "state" or entry.key in lazy:
+            assert rules is not None and rules.origin == "0.2", f"{entry.key}: 0.2 saved state, no key map"
+        elif found.startswith("raised"):
+            assert rules is None or rules.origin == "shim", f"{entry.key}: 0.2 never built one ({found})"
+        else:
+            assert rules is None, f"{entry.key}: a key map, but 0.2 held no state ({found})"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[1] for c in CASES])
+def test_old_checkpoint_loads_into_the_preserve_rewrite(case):
+    entry, _, kwargs, state, inputs, forward_kwargs, old = case
     rules = entry.checkpoint
-    shim = _shim(entry, 1)
-    state = shim.state_dict()
-    assert state, "a key map on a class without state"
-    if not rules.loads:
-        assert not entry.rewrites["preserve"].safe, "the codemod must flag a site whose checkpoint cannot load"
-        with pytest.raises(CheckpointError, match="does not load"):
-            load_legacy_state_dict(torch.nn.Module(), state, entry.key)
-        try:  # a by-hand rewrite may need arguments no old call had (a layout): then there is nothing to load into
-            replacement = _replacement(entry, 2)
-        except (recipe.RecipeError, TypeError):
-            return
-        with pytest.raises(RuntimeError):  # where it builds, the checkpoint truly does not fit it
-            replacement.load_state_dict(state, strict=True)
-        return
-    replacement = _replacement(entry, 2)  # another seed: every number must come from the checkpoint
+    torch.manual_seed(2)  # another seed: every number must come from the checkpoint
+    replacement, source = recipe.build(entry, kwargs, "preserve")
+    replacement.eval()
     load_legacy_state_dict(replacement, state, entry.key)  # strict
     mapped = map_state_dict(state, rules)
     for key, value in replacement.state_dict().items():
         assert torch.equal(value, mapped[key]), key
-    roles = tensor_roles(type(shim).forward)
-    inputs = make_inputs(roles, "blhd", SHAPE, seed=3, dtype=torch.float32)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        old = call(shim, inputs, False, SHAPE)
-        new = call(replacement, inputs, False, SHAPE)
-    assert old.shape == new.shape
+    ctx = _quiet()
+    shim = _shim_class(entry.paths[0])(**kwargs).eval()
+    ctx.__exit__(None, None, None)
+    shim.load_state_dict(state)
+    new, ref = _run(replacement, inputs, forward_kwargs), _run(shim, inputs, forward_kwargs)
+    assert new.shape == ref.shape
     if rules.equal:
-        assert torch.equal(old, new), f"max difference {(old - new).abs().max().item():.3g}"  # bitwise
+        assert torch.equal(new, ref), f"{source}: max difference {(new - ref).abs().max().item():.3g}"  # bitwise
     else:
-        assert not torch.equal(old, new), "the registry says the numbers differ, but they are equal"
+        assert not torch.equal(new, ref), "the registry says the numbers differ, but they are equal"
         assert not entry.rewrites["preserve"].safe, "the codemod must flag a site whose numbers change"
+    if old is not None and rules.off_old_output:  # the registry's finding: fails once they agree
+        assert (old - new).abs().max() > 1e-3, "the replacement now matches 0.2: update the registry's row"
+    elif old is not None and entry.numerics == "preserve":
+        exact = replacement.double()(*(t.double() for t in inputs.values()), **forward_kwargs)
+        assert_close_to_reference(old, new, exact, what=f"0.2 output vs {source}")
+
+
+@pytest.mark.parametrize("entry", REFUSED, ids=[e.key for e in REFUSED])
+def test_a_checkpoint_that_cannot_load_is_explained_and_flagged(entry):
+    with pytest.raises(CheckpointError, match="does not load"):
+        load_legacy_state_dict(torch.nn.Module(), {}, entry.key)
+    rewrite = entry.rewrites.get("preserve")
+    assert rewrite is None or not rewrite.safe, "the codemod must not rewrite a site whose checkpoint cannot load"
+    module, _, name = entry.paths[0].rpartition(".")
+    result = migrate_code(f"from {module} import {name}\n\nx = {name}()\n", LegacyIndex.load(), path="/p/m.py")
+    assert "# ringlib-migrate:" in result.code.split("x = ")[0].splitlines()[-1], result.code
+
+
+def test_model_attention_submodules_load_as_the_table_says():
+    """WHOLE_MODEL's advice: an encoder layer's self_attn.* loads with the MultiheadDilatedAttention map."""
+    g = torch.load(RECORDINGS / "models" / "DilatedTransformerEncoderLayer.pt", weights_only=False)
+    sub = {k[len("self_attn."):]: v.float() for k, v in g["state_dict"].items() if k.startswith("self_attn.")}
+    entry = registry.find("dilated_attention_pytorch.MultiheadDilatedAttention")[0]
+    e, h, segments, rates = g["args"]
+    module, _ = recipe.build(entry, {"embed_dim": e, "num_heads": h, "dilation_rates": rates,
+                                     "segment_lengths": segments, "layer_norm_eps": g["kwargs"].get("layer_norm_eps",
+                                                                                                     1e-5)})
+    load_legacy_state_dict(module, sub, "MultiheadDilatedAttention")
 
 
 def test_a_checkpoint_key_the_map_does_not_know_fails_loudly():
-    entry = registry.find("RingAttentionWrapper")[0]
-    state = dict(_shim(entry, 1).state_dict())
-    state["attention.extra"] = torch.zeros(1)
+    entry, _, kwargs, state, *_ = next(c for c in CASES if c[0].key == "RingAttentionWrapper")
+    state = {**state, "attention.extra": torch.zeros(1)}
+    replacement, _ = recipe.build(entry, kwargs, "preserve")
     with pytest.raises(RuntimeError, match="extra"):
-        load_legacy_state_dict(_replacement(entry, 2), state, "RingAttentionWrapper")
+        load_legacy_state_dict(replacement, state, "RingAttentionWrapper")
 
 
 def test_a_name_without_state_is_named_in_the_error():
@@ -110,10 +185,16 @@ def test_a_name_without_state_is_named_in_the_error():
         load_legacy_state_dict(torch.nn.Linear(1, 1), {}, "RingDilatedAttentionHilbertOptimizedFixed")
 
 
-def test_fused_projection_rule_concatenates_in_order():
-    from ringlib_legacy.schema import Concat, KeyMap
+def test_fused_projection_rules_concatenate_split_and_copy_in_order():
+    from ringlib_legacy.schema import Concat, KeyMap, Split
 
     q, k, v = (torch.full((2, 3), float(i)) for i in range(3))
     rules = KeyMap(concat=(Concat(("q.weight", "k.weight", "v.weight"), "qkv.weight"),), rename={"qkv.": "attn.qkv."})
     mapped = map_state_dict({"q.weight": q, "k.weight": k, "v.weight": v}, rules)
     assert list(mapped) == ["attn.qkv.weight"] and torch.equal(mapped["attn.qkv.weight"], torch.cat([q, k, v]))
+    rules = KeyMap(split=(Split("qkv.", ("q.", "k.", "v.")),), copy={"ln.": "out_ln."})
+    mapped = map_state_dict({"qkv.weight": torch.cat([q, k, v]), "ln.bias": q}, rules)
+    assert torch.equal(mapped["q.weight"], q) and torch.equal(mapped["v.weight"], v)
+    assert torch.equal(mapped["ln.bias"], q) and torch.equal(mapped["out_ln.bias"], q)
+    with pytest.raises(CheckpointError, match="equal parts"):
+        map_state_dict({"qkv.weight": torch.zeros(4, 3)}, rules)

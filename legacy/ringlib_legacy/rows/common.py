@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ringlib_legacy.schema import Divergence, KeyMap
+from ringlib_legacy.schema import Divergence, KeyMap, Split
 
 #: Why the rewrite of an x -> x class is not automatic.
 X_FORWARD = (
@@ -49,16 +49,25 @@ BLOCK_SUM_INTENDED = Divergence(
     applies="intended",
 )
 
-# Checkpoints that cannot become the replacement's (``KeyMap`` with the measured reason).
-CORE_OUTSIDE = KeyMap(
-    loads=False,
-    reason="the replacement ringlib.DilatedAttention holds no parameters; the old attention_core.* "
-    "projections and LayerNorms wrap it: keep the shim class or put your own nn.Linear/nn.LayerNorm around it",
+# How old checkpoints become the replacement's (``KeyMap``; measured by tests/legacy/test_checkpoints.py).
+#: q_proj/k_proj/v_proj/out_proj as they are: ``ringlib.MultiheadAttention`` has the same four projections.
+SEPARATE_PROJECTIONS = KeyMap()
+#: The old base MultiheadDilatedAttention: its q_ln normalised q and, again, the attention output.
+MAGNETO_NORMS = KeyMap(copy={"q_ln.": "out_norm."}, rename={"q_ln.": "q_norm.", "k_ln.": "k_norm."})
+#: The shim's RingDistributedDilatedAttention (0.2 never built one): rows of one fused projection on
+#: separate query/key/value inputs, q_ln after attention, k_ln never used.
+CORE_PROJECTIONS = KeyMap(
+    split=(Split("attention_core.qkv_proj.", ("q_proj.", "k_proj.", "v_proj.")),),
+    drop=("attention_core.k_ln.",),
+    rename={"attention_core.q_ln.": "out_norm.", "attention_core.": ""},
+    origin="shim",
 )
-PROJECTIONS_OUTSIDE = KeyMap(
+#: Whole models: no canonical module holds a transformer layer.
+WHOLE_MODEL = KeyMap(
     loads=False,
-    reason="the replacement ringlib.DilatedAttention holds no parameters; the old q_proj/k_proj/v_proj/out_proj "
-    "act on separate query/key/value inputs: keep the shim class or put your own nn.Linear layers around it",
+    reason="a whole model: ringlib has no transformer layer, so the rewrite is by hand; each attention submodule "
+    "(`*.self_attn.`, `*.multihead_attn.`) loads into ringlib.MultiheadAttention with the key map of "
+    "MultiheadDilatedAttention (load_legacy_state_dict(new_attn, sub_state_dict, 'MultiheadDilatedAttention'))",
 )
 #: Same keys; the rewrite asks for the old batch-shared threshold selection, so the numbers are equal.
 ADAPTIVE_SELECTION = KeyMap()
@@ -91,4 +100,17 @@ HEAD_PARALLEL_NEVER_RAN = Divergence(
     what="the old code raised on every call (TypeError: unexpected keyword argument 'use_xformers'); "
     "the shim builds what its docstring describes",
     measured="old: TypeError",
+)
+#: The old Hilbert kernel modules: bias-free projections around a CUDA-only Triton kernel.
+KERNEL_MODULE = KeyMap(
+    loads=False,
+    reason="the replacement is the function ringlib.attention on Hilbert-gathered tensors (no parameters), and the "
+    "old forward was a CUDA-only Triton kernel that did not compute softmax attention, so there are no old numbers "
+    "to keep: keep the shim class to reuse its qkv_proj/out_proj",
+)
+#: A part of BlockSparseAdaptive.
+ADAPTIVE_PART = KeyMap(
+    loads=False,
+    reason="a part of BlockSparseAdaptive, not a replacement target of its own: load the whole BlockSparseAdaptive "
+    "checkpoint (its importance_scorer.* keys) into ringlib.AdaptiveBlockSparseAttention",
 )

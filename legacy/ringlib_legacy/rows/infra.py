@@ -9,6 +9,7 @@ backed by PyTorch's allocator and plain dicts; the Hilbert kernels are "intended
 from __future__ import annotations
 
 from ringlib_legacy.schema import Divergence, LegacyName
+from ringlib_legacy.rows.common import KERNEL_MODULE
 
 ROWS: tuple[LegacyName, ...] = (
     LegacyName(
@@ -1793,6 +1794,7 @@ ROWS: tuple[LegacyName, ...] = (
     ),
     LegacyName(
         name="HilbertAttentionCore",
+        checkpoint=KERNEL_MODULE,
         kind="class",
         family="kernels",
         numerics="intended",
@@ -1857,6 +1859,7 @@ ROWS: tuple[LegacyName, ...] = (
     ),
     LegacyName(
         name="HilbertAttentionTritonWrapper",
+        checkpoint=KERNEL_MODULE,
         kind="class",
         family="kernels",
         numerics="intended",
@@ -1883,6 +1886,7 @@ ROWS: tuple[LegacyName, ...] = (
     ),
     LegacyName(
         name="HilbertAttentionTritonFixed",
+        checkpoint=KERNEL_MODULE,
         kind="class",
         family="kernels",
         numerics="intended",

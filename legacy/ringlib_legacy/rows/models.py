@@ -15,9 +15,23 @@ from ringlib_legacy.rows.common import (
     HEAD_PARALLEL_NEVER_RAN,
     IMPROVED_INTENDED,
     MASK_IGNORED,
+    MAGNETO_NORMS,
     MODEL_BY_HAND,
+    WHOLE_MODEL,
 )
-from ringlib_legacy.schema import Arg, Divergence, LegacyName, Param, Rewrite
+from ringlib_legacy.schema import Arg, Divergence, KeyMap, LegacyName, Param, Rewrite
+
+_HEAD_GROUPS = (
+    Arg(source="segment_lengths"),
+    Arg(source="dilation_rates"),
+    Arg(keyword="mixing", value="'head_groups'", omit_if_default=False),
+)
+_RETURNS_TUPLE = "the old forward returned (out, None); the canonical forward returns out: migrate by hand"
+_SELECTED_AT_RUN_TIME = (
+    "the old class chose its segment lengths per call from the input shape, so the rewrite is by hand; its "
+    "q_proj/k_proj/v_proj/out_proj keys load as they are into ringlib.MultiheadAttention(embed_dim, num_heads, "
+    "ringlib.Dilated(<the segments you choose>, <rates>, mixing='head_groups'))"
+)
 
 ROWS: tuple[LegacyName, ...] = (
     LegacyName(
@@ -176,8 +190,8 @@ ROWS: tuple[LegacyName, ...] = (
         numerics="preserve",
         profile="Dilated(mixing='head_groups') inside q/k/v/out projections with MAGNETO LayerNorms",
         replacement=(
-            "ringlib.MultiheadDilatedAttention(embed_dim, num_heads, ringlib.Dilated(segment_lengths, dilation_rates, "
-            "mixing='head_groups')) (fused qkv_proj = cat(q_proj, k_proj, v_proj); no q_ln/k_ln)"
+            "ringlib.MultiheadAttention(embed_dim, num_heads, ringlib.Dilated(segment_lengths, dilation_rates, "
+            "mixing='head_groups'), qk_norm=layer_norm, out_norm=layer_norm) (q_ln loads as q_norm and out_norm)"
         ),
         paths=(
             "dilated_attention_pytorch.MultiheadDilatedAttention",
@@ -195,24 +209,48 @@ ROWS: tuple[LegacyName, ...] = (
             Param(name="bias", default=True),
             Param(name="layer_norm", default=True),
             Param(name="layer_norm_eps", default=1e-05),
-            Param(name="gamma_init", default=1.0),
+            Param(name="gamma_init", default=1.0, note="initialisation gain only (MAGNETO)"),
             Param(name="device", default=None),
             Param(name="dtype", default=None),
             Param(name="op", default=None, role="ignored"),
         ),
         rewrites={
             "preserve": Rewrite(
-                target="ringlib.MultiheadDilatedAttention",
-                safe=False,
+                target="ringlib.MultiheadAttention",
+                args=(
+                    Arg(source="embed_dim"),
+                    Arg(source="num_heads"),
+                    Arg(value="<pattern>"),
+                    Arg(keyword="bias", source="bias"),
+                    Arg(keyword="dropout", source="dropout"),
+                    Arg(keyword="qk_norm", source="layer_norm", omit_if_default=False),
+                    Arg(keyword="out_norm", source="layer_norm", omit_if_default=False),
+                    Arg(keyword="norm_eps", source="layer_norm_eps"),
+                    Arg(keyword="device", source="device"),
+                    Arg(keyword="dtype", source="dtype"),
+                ),
+                pattern="ringlib.Dilated",
+                pattern_args=_HEAD_GROUPS,
                 reason=(
-                    "separate q/k/v projections (query, key, value inputs), LayerNorm on q and k and after attention "
-                    "(MAGNETO): no canonical module has these parameters; keep the shim or migrate by hand"
+                    "the old forward also took key_padding_mask/need_weights/attn_mask and returned (out, None) "
+                    "with need_weights=True; the canonical forward is forward(query, key=None, value=None, *, "
+                    "is_causal)"
                 ),
             ),
         },
         divergences=(
             MASK_IGNORED,
+            Divergence(
+                what=(
+                    "the old class used one LayerNorm (q_ln) on q and again on the attention output; the rewrite has "
+                    "q_norm and out_norm, both loaded from q_ln, which training then updates separately; dropout "
+                    "acted on the attention probabilities and again on the attention output, the rewrite applies it "
+                    "once"
+                ),
+                measured="eval and the loaded checkpoint: identical; training: separate norm updates, one dropout",
+            ),
         ),
+        checkpoint=MAGNETO_NORMS,
         counted=False,
     ),
     LegacyName(
@@ -272,6 +310,12 @@ ROWS: tuple[LegacyName, ...] = (
             MASK_IGNORED,
             IMPROVED_INTENDED,
         ),
+        checkpoint=KeyMap(
+            loads=False,
+            reason="the old class attended across the heads of a group at each selected row (HEAD_AXIS), which no "
+            "canonical pattern computes, so no canonical module gives its numbers; keep the shim class "
+            "(--semantics intended: ringlib.Dilated(..., mixing='head_groups') with your own weights)",
+        ),
         counted=False,
     ),
     LegacyName(
@@ -293,7 +337,8 @@ ROWS: tuple[LegacyName, ...] = (
         numerics="intended",
         profile="Dilated(mixing='head_groups') inside projections, LayerNorm before out_proj",
         replacement=(
-            "ringlib.MultiheadDilatedAttention(embed_dim, num_heads, ringlib.Dilated(..., mixing='head_groups'))"
+            "ringlib.MultiheadAttention(embed_dim, num_heads, ringlib.Dilated(segment_lengths, dilation_rates, "
+            "mixing='head_groups'), out_norm=True)"
         ),
         paths=(
             "dilated_attention_pytorch.base.DistributedMultiheadDilatedAttention",
@@ -309,9 +354,18 @@ ROWS: tuple[LegacyName, ...] = (
         ),
         rewrites={
             "preserve": Rewrite(
-                target="ringlib.MultiheadDilatedAttention",
+                target="ringlib.MultiheadAttention",
+                args=(
+                    Arg(source="embed_dim"),
+                    Arg(source="num_heads"),
+                    Arg(value="<pattern>"),
+                    Arg(keyword="dropout", source="dropout"),
+                    Arg(keyword="out_norm", value="True"),
+                ),
+                pattern="ringlib.Dilated",
+                pattern_args=_HEAD_GROUPS,
                 safe=False,
-                reason="returns (out, None) and has a LayerNorm before out_proj",
+                reason=_RETURNS_TUPLE,
             ),
         },
         divergences=(
@@ -323,6 +377,7 @@ ROWS: tuple[LegacyName, ...] = (
                 measured="old: AttributeError",
             ),
         ),
+        checkpoint=KeyMap(rename={"norm.": "out_norm."}, origin="shim"),
         counted=False,
     ),
     LegacyName(
@@ -377,7 +432,8 @@ ROWS: tuple[LegacyName, ...] = (
         numerics="intended",
         profile="Dilated(mixing='head_groups') inside Xavier-uniform q/k/v/out projections",
         replacement=(
-            "ringlib.MultiheadDilatedAttention(embed_dim, num_heads, ringlib.Dilated(..., mixing='head_groups'))"
+            "ringlib.MultiheadAttention(embed_dim, num_heads, ringlib.Dilated(segment_lengths, dilation_rates, "
+            "mixing='head_groups'))"
         ),
         paths=(
             "dilated_attention_pytorch.base.head_parallel_dilated_attention_optimized.HeadParallelMultiheadDilatedAttentionOptimized",
@@ -395,14 +451,26 @@ ROWS: tuple[LegacyName, ...] = (
         ),
         rewrites={
             "preserve": Rewrite(
-                target="ringlib.MultiheadDilatedAttention",
+                target="ringlib.MultiheadAttention",
+                args=(
+                    Arg(source="embed_dim"),
+                    Arg(source="num_heads"),
+                    Arg(value="<pattern>"),
+                    Arg(keyword="bias", source="bias"),
+                    Arg(keyword="dropout", source="dropout"),
+                    Arg(keyword="device", source="device"),
+                    Arg(keyword="dtype", source="dtype"),
+                ),
+                pattern="ringlib.Dilated",
+                pattern_args=_HEAD_GROUPS,
                 safe=False,
-                reason="separate q/k/v projections and a (out, None) return",
+                reason=_RETURNS_TUPLE,
             ),
         },
         divergences=(
             HEAD_PARALLEL_NEVER_RAN,
         ),
+        checkpoint=KeyMap(origin="shim"),
         counted=False,
     ),
     LegacyName(
@@ -438,6 +506,7 @@ ROWS: tuple[LegacyName, ...] = (
                 reason=MODEL_BY_HAND,
             ),
         },
+        checkpoint=WHOLE_MODEL,
         counted=False,
     ),
     LegacyName(
@@ -473,6 +542,7 @@ ROWS: tuple[LegacyName, ...] = (
                 reason=MODEL_BY_HAND,
             ),
         },
+        checkpoint=WHOLE_MODEL,
         counted=False,
     ),
     LegacyName(
@@ -509,6 +579,7 @@ ROWS: tuple[LegacyName, ...] = (
                 reason=MODEL_BY_HAND,
             ),
         },
+        checkpoint=WHOLE_MODEL,
         counted=False,
     ),
     LegacyName(
@@ -544,6 +615,7 @@ ROWS: tuple[LegacyName, ...] = (
                 reason=MODEL_BY_HAND,
             ),
         },
+        checkpoint=WHOLE_MODEL,
         counted=False,
     ),
     LegacyName(
@@ -613,6 +685,7 @@ ROWS: tuple[LegacyName, ...] = (
         divergences=(
             IMPROVED_INTENDED,
         ),
+        checkpoint=KeyMap(loads=False, reason=_SELECTED_AT_RUN_TIME),
         counted=False,
     ),
     LegacyName(

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from ringlib_legacy.schema import Arg, Divergence, LegacyName, Param, Rewrite
-from ringlib_legacy.rows.common import CORE_OUTSIDE
+from ringlib_legacy.rows.common import CORE_PROJECTIONS
 
 ROWS: tuple[LegacyName, ...] = (
     LegacyName(
         name="RingDistributedDilatedAttention",
-        checkpoint=CORE_OUTSIDE,
+        checkpoint=CORE_PROJECTIONS,
         kind="class",
         family="ring/distributed",
         numerics="intended",
         profile="LONGNET multihead (exact ring)",
         replacement=(
-            "ringlib.DilatedAttention(ringlib.Dilated(segment_lengths, dilation_rates)) between "
-            "your own q/k/v/out projections (group= for ring attention)"
+            "ringlib.MultiheadAttention(embed_dim, num_heads, ringlib.Dilated(segment_lengths, dilation_rates), "
+            "out_norm=layer_norm) (group= for ring attention; returns out, not (out, None))"
         ),
         paths=(
             "dilated_attention_pytorch.ring.RingDistributedDilatedAttention",
@@ -34,7 +34,7 @@ ROWS: tuple[LegacyName, ...] = (
             Param(name="bias", default=True),
             Param(name="layer_norm", default=True),
             Param(name="layer_norm_eps", default=1e-05),
-            Param(name="gamma_init", default=1.0),
+            Param(name="gamma_init", default=1.0, note="initialisation gain only"),
             Param(name="block_size", default=1024, role="ignored"),
             Param(name="ring_size", default=None, role="ignored"),
             Param(name="use_checkpointing", default=True, role="ignored"),
@@ -65,10 +65,17 @@ ROWS: tuple[LegacyName, ...] = (
         ),
         rewrites={
             "preserve": Rewrite(
-                target="ringlib.DilatedAttention",
+                target="ringlib.MultiheadAttention",
                 args=(
+                    Arg(source="embed_dim"),
+                    Arg(source="num_heads"),
                     Arg(value="<pattern>"),
+                    Arg(keyword="bias", source="bias"),
                     Arg(keyword="dropout", source="dropout"),
+                    Arg(keyword="out_norm", source="layer_norm", omit_if_default=False),
+                    Arg(keyword="norm_eps", source="layer_norm_eps"),
+                    Arg(keyword="device", source="device"),
+                    Arg(keyword="dtype", source="dtype"),
                 ),
                 pattern="ringlib.Dilated",
                 pattern_args=(
@@ -76,10 +83,7 @@ ROWS: tuple[LegacyName, ...] = (
                     Arg(source="dilation_rates"),
                 ),
                 safe=False,
-                reason=(
-                    "query/key/value (B, L, E) with a MAGNETO sub-LayerNorm and a (out, None) return: "
-                    "migrate by hand"
-                ),
+                reason="the old forward returned (out, None); the canonical forward returns out: migrate by hand",
             ),
         },
         divergences=(
