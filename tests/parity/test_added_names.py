@@ -37,3 +37,11 @@ def test_perturbed_backend_fails_for_an_added_name(monkeypatch, small):
     report = parity.check(names=["DilatedAttention"], matrix=_whole(small))
     bad = [r for r in report.failures if r.check == "backend"]
     assert bad and {r.name for r in bad} == {"DilatedAttention"}
+
+
+def test_every_registry_name_passes_the_cpu_matrix():
+    """What CI runs as ``ringlib parity --device cpu`` (float32): a name whose old class needs
+    whole segments but is given the ragged sets (MultiheadDilatedAttention once) is an error."""
+    report = parity.check(device="cpu", dtypes=["float32"])
+    assert report.ok, [f"{r.name} {r.case}: {r.message}" for r in report.failures[:3]]
+    assert len({r.name for r in report.results}) > 40
