@@ -77,22 +77,30 @@ def _run(qs, ks, vs, pairs: BlockPairs, chunks, weights, scale: float, softmax: 
     is the kernel."""
     batch, slots, bs, d = qs.shape
     acc = _acc(qs.dtype)
+    if len(chunks) == 1 and chunks[0] == (0, slots):  # one chunk holds every row: its result is the result
+        return _chunk(qs, ks, vs, pairs, 0, slots, weights, softmax, attend, acc)
     out = torch.zeros(batch, slots, bs, d, dtype=acc, device=qs.device)
     lse = torch.full((batch, slots, bs), float("-inf"), dtype=acc, device=qs.device) if softmax else None
     for s0, s1 in chunks:
-        pieces = []
-        for group, w in zip(pairs.groups, weights):
-            p0, p1 = group.row_ptr[s0], group.row_ptr[s1]
-            if p0 == p1:
-                continue
-            qi, ki = group.q_slot[p0:p1], group.kv_slot[p0:p1]
-            o, l = attend(qs.index_select(1, qi), ks.index_select(1, ki), vs.index_select(1, ki), group.causal)
-            pieces.append((qi - s0, o.to(acc), l.to(acc), w[p0:p1].to(acc)))
-        o_rows, l_rows = _combine(pieces, batch, s1 - s0, bs, d, softmax, acc, qs.device)
+        o_rows, l_rows = _chunk(qs, ks, vs, pairs, s0, s1, weights, softmax, attend, acc)
         out[:, s0:s1] = o_rows
         if softmax:
             lse[:, s0:s1] = l_rows
     return out, lse
+
+
+def _chunk(qs, ks, vs, pairs: BlockPairs, s0: int, s1: int, weights, softmax: bool, attend, acc):
+    """The rows ``[s0, s1)`` (slots) merged from their pairs: ``(o, lse)`` (lse None unless ``softmax``)."""
+    batch, _, bs, d = qs.shape
+    pieces = []
+    for group, w in zip(pairs.groups, weights):
+        p0, p1 = group.row_ptr[s0], group.row_ptr[s1]
+        if p0 == p1:
+            continue
+        qi, ki = group.q_slot[p0:p1], group.kv_slot[p0:p1]
+        o, l = attend(qs.index_select(1, qi), ks.index_select(1, ki), vs.index_select(1, ki), group.causal)
+        pieces.append((qi - s0 if s0 else qi, o.to(acc), l.to(acc), w[p0:p1].to(acc)))
+    return _combine(pieces, batch, s1 - s0, bs, d, softmax, acc, qs.device)
 
 
 def forward_blocks(q, k, v, pairs: BlockPairs, chunks, nb: int, bs: int, layout_heads: int, scale: float,

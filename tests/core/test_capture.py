@@ -258,3 +258,50 @@ def test_flex_route_per_call_makes_no_host_sync(monkeypatch):
     with _NoHostSync():
         ringlib.attention(*inputs, pattern, backend="flex")
     assert len(seen) == 2 and seen[0] is seen[1]  # one BlockMask, built once
+
+
+def test_layout_work_is_built_once_per_call_signature():
+    from ringlib.blocksparse import prepared
+
+    pattern = PATTERNS["per_block_sum"]
+    inputs = _inputs(requires_grad=False)
+    ringlib.attention(*inputs, pattern)
+    entry = prepared.prepare(pattern, N, H, False, torch.device("cpu"))
+    pairs = entry.pairs()
+    ringlib.attention(*inputs, pattern)
+    equal = ringlib.BlockSparse(_counts(), block_size=BS, normalization="per_block_sum")  # equal by value
+    assert prepared.prepare(equal, N, H, False, torch.device("cpu")) is entry and entry.pairs() is pairs
+    assert prepared.prepare(pattern, N, H, True, torch.device("cpu")) is not entry
+
+
+# --- the CUDA-graph option of the eager flex call (the capture itself needs a GPU) -------------
+
+
+def test_flex_compile_mode_reaches_torch_compile_and_the_output_is_owned(monkeypatch):
+    from ringlib.blocksparse import flex
+
+    modes, buffer = [], torch.zeros(B, H, N, D)
+
+    def fake_compile(fn, *, dynamic, mode):
+        modes.append(mode)
+
+        def replay(q, k, v, *, block_mask, scale):  # a CUDA graph writes one buffer on every replay
+            return buffer.copy_(q * scale)
+        return replay
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    flex._kernel.cache_clear()
+    try:
+        inputs = _inputs(requires_grad=False)
+        with ringlib.kernel_options(flex_compile_mode="reduce-overhead"):
+            first = ringlib.attention(*inputs, PATTERNS["local_window"], backend="flex")
+            second = ringlib.attention(*[x * 2 for x in inputs], PATTERNS["local_window"], backend="flex")
+    finally:
+        flex._kernel.cache_clear()
+    assert modes == ["reduce-overhead"]
+    torch.testing.assert_close(second, 2 * first)  # the first result survived the second replay
+
+
+def test_flex_compile_mode_is_checked():
+    with pytest.raises(ValueError, match="flex_compile_mode"):
+        ringlib.KernelOptions(flex_compile_mode="fast")
