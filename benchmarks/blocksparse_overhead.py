@@ -7,12 +7,15 @@ tens of microseconds). A figure is the mean time per call of ``--calls`` back-to
 (one device synchronisation per round): wall time on CUDA, the thread's CPU time on the CPU.
 
     python benchmarks/blocksparse_overhead.py --out benchmarks/results/blocksparse_overhead_cpu
-    python benchmarks/blocksparse_overhead.py --device cuda --out blocksparse_overhead_cuda
+    python benchmarks/blocksparse_overhead.py --device cuda --compile-modes default,reduce-overhead \
+        --out blocksparse_overhead_cuda
 
 Per backend: ``ringlib.attention`` (forward, no autograd) and the kernel work of the same
 call alone (``sdpa``: every active pair's attention in one batched fused call;
 ``flex``: ringlib's compiled FlexAttention call on its BlockMask, built beforehand); their
-difference is the host overhead of the entry. Each figure is the least over ``--repeats`` interleaved
+difference is the host overhead of the entry. ``--compile-modes``: rows of the same call
+compiled whole, ``torch.compile(fullgraph=True, mode=...)`` (``reduce-overhead`` replays it as
+a CUDA graph on a GPU). Each figure is the least over ``--repeats`` interleaved
 rounds (other load on the host only adds). ``--profile`` prints the top functions of the
 entry call (cProfile).
 """
@@ -101,6 +104,16 @@ def cases(args):
             def kernel():
                 return fn(qp, kp, vp, 0.0, False, scale=scale)
         out.append((f"{backend} local_window", entry, kernel))
+        for mode in filter(None, args.compile_modes.split(",")):  # the call captured whole
+            def attend(q, k, v, backend=backend):
+                return ringlib.attention(q, k, v, pattern, backend=backend)
+
+            compiled_entry = torch.compile(attend, fullgraph=True, dynamic=False, mode=mode)
+
+            def captured(compiled_entry=compiled_entry):
+                torch.compiler.cudagraph_mark_step_begin()
+                return compiled_entry(q, k, v)
+            out.append((f"{backend} local_window, compiled {mode}", captured, kernel))
     return out
 
 
@@ -129,6 +142,8 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--device", default="cpu")
     p.add_argument("--backends", default="sdpa,flex", help="comma list of ringlib backends to time")
+    p.add_argument("--compile-modes", default="default",
+                   help="comma list of torch.compile modes: rows of the call compiled whole (fullgraph=True)")
     p.add_argument("--length", type=int, default=256)
     p.add_argument("--heads", type=int, default=2)
     p.add_argument("--head-dim", type=int, default=16)
