@@ -185,12 +185,25 @@ def speed(args) -> list[dict]:
                 if backend not in args.backends.split(","):
                     continue
                 cases.append((f"{backend} {norm} {sparsity:.0%}", ringlib.BlockSparse(layout, bs, norm), backend, flops))
+                if backend == "flex":  # the same call captured whole: torch.compile(fullgraph=True, mode=...)
+                    for mode in filter(None, args.compile_modes.split(",")):
+                        cases.append((f"{backend} {norm} {sparsity:.0%} compiled {mode}",
+                                      ringlib.BlockSparse(layout, bs, norm), (backend, mode), flops))
         for name, pattern, backend, flops in cases:
             if pattern is None:
                 def call():
                     with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
                         return F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
                                                               is_causal=args.causal).transpose(1, 2)
+            elif isinstance(backend, tuple):
+                def attend(q, k, v, pattern=pattern, backend=backend[0]):
+                    return ringlib.attention(q, k, v, pattern, causal=args.causal, backend=backend)
+
+                compiled = torch.compile(attend, fullgraph=True, dynamic=False, mode=backend[1])
+
+                def call(compiled=compiled):
+                    torch.compiler.cudagraph_mark_step_begin()  # a new step for CUDA-graph replays
+                    return compiled(q, k, v)
             else:
                 def call(pattern=pattern, backend=backend):
                     return ringlib.attention(q, k, v, pattern, causal=args.causal, backend=backend)
@@ -274,6 +287,11 @@ def main(argv=None) -> int:
     sp.add_argument("--causal", action="store_true")
     sp.add_argument("--iters", type=int, default=10)
     sp.add_argument("--backends", default="flex,sdpa", help="ringlib backends to time (flex, sdpa)")
+    sp.add_argument("--compile-modes", default="",
+                    help="comma list of torch.compile modes (e.g. default,reduce-overhead): adds rows of the "
+                         "flex call compiled whole with fullgraph=True in each mode")
+    sp.add_argument("--flex-mode", default=None,
+                    help="KernelOptions.flex_compile_mode of the eager rows (e.g. reduce-overhead)")
     ch = sub.add_parser("_child")
     ch.add_argument("--n", type=int, required=True)
     ch.add_argument("--what", required=True)
@@ -298,7 +316,8 @@ def main(argv=None) -> int:
     if not torch.cuda.is_available():
         print("speed mode needs CUDA", file=sys.stderr)
         return 2
-    rows = speed(args)
+    with ringlib.kernel_options(flex_compile_mode=getattr(args, "flex_mode", None)):
+        rows = speed(args)
     write(args.out, rows, speed_markdown(rows, args, command))
     return 0
 

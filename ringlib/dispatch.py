@@ -80,6 +80,7 @@ FUSED_KERNELS = ("cpu_flash", "cudnn", "flash", "efficient", "math")
 """What ``fused_kernel`` may answer."""
 
 _HALF = (torch.float16, torch.bfloat16)
+_COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 _FUSED_DTYPES = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
 
 
@@ -141,6 +142,12 @@ class KernelOptions:
     """FlexAttention's sparse block size, the tile of the BlockMask built from a layout."""
     flex_compile: bool = True
     """Compile FlexAttention (False: its eager implementation, for CPU tests only)."""
+    flex_compile_mode: str | None = None
+    """``mode`` of that compilation (``torch.compile``'s: None, "default", "reduce-overhead",
+    "max-autotune", "max-autotune-no-cudagraphs"). "reduce-overhead" replays the kernel as a
+    CUDA graph, cutting the host time of each eager call (its output is cloned, since the
+    graph's buffer is rewritten by the next replay). Inside a model compiled as a whole, the
+    model's own mode applies."""
 
     def __post_init__(self) -> None:
         kernels = self.cuda_kernels
@@ -149,6 +156,8 @@ class KernelOptions:
         if not kernels or len(set(kernels)) != len(kernels) or not set(kernels) <= {"cudnn", "flash"}:
             raise ValueError(f"cuda_kernels must order distinct names of ('cudnn', 'flash'), got {tuple(kernels)!r}")
         object.__setattr__(self, "cuda_kernels", tuple(kernels))
+        if self.flex_compile_mode not in _COMPILE_MODES:
+            raise ValueError(f"flex_compile_mode must be one of {_COMPILE_MODES}, got {self.flex_compile_mode!r}")
         for name in ("one_launch", "fused_plan", "flex_compile"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
@@ -343,6 +352,7 @@ def one_launch_supported(device: torch.device, dtype: torch.dtype, head_dim: int
     return device.type == "cuda" and dtype in _HALF and head_dim in (16, 32, 64, 128) and _triton_importable()
 
 
+@torch._dynamo.assume_constant_result  # a constant while torch.compile traces (no import in the graph)
 @functools.lru_cache(maxsize=1)
 def flex_available() -> bool:
     try:

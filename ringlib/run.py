@@ -35,13 +35,8 @@ def local(route: Route, q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: floa
     raise ValueError(f"route {route.kernel!r} does not run on one process")
 
 
-@torch.compiler.disable  # cached Python work lists: run eagerly inside compiled models (graph break)
 def _block_sparse(kernel: str, q: Tensor, k: Tensor, v: Tensor, pattern, scale: float, causal: bool,
                   dropout_p: float) -> Tensor:
     if kernel == "flex":
         return flex.attention(q, k, v, pattern, scale=scale, causal=causal)
-    n, heads = q.shape[1], q.shape[2]
-    layout_heads = pattern.counts(n // pattern.block_size, heads).shape[0]
-    return sdpa.attention(q, k, v, pattern.pairs(n, heads, causal, q.device), block_size=pattern.block_size,
-                          layout_heads=layout_heads, scale=scale, softmax=pattern.normalization == "softmax",
-                          dropout_p=dropout_p)
+    return sdpa.pattern_attention(q, k, v, pattern, scale=scale, causal=causal, dropout_p=dropout_p)

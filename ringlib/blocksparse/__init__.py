@@ -4,7 +4,8 @@
 * ``layouts``: named layout generators reproducing the legacy patterns exactly;
 * ``pairs``: active block pairs, the work list of the ``sdpa`` path;
 * ``sdpa``: batched active pairs through fused kernels, LSE merge, custom backward;
-* ``flex``: compiled FlexAttention with a cached BlockMask (CUDA).
+* ``flex``: compiled FlexAttention with a cached BlockMask (CUDA);
+* ``prepared``: what a call derives from (pattern, n, heads, causal, device), built once.
 """
 
 from ringlib.blocksparse.layouts import (

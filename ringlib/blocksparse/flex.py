@@ -4,8 +4,8 @@ The BlockMask is derived from the block layout directly (never from an ``n x n``
 FlexAttention's tile size (``KernelOptions.flex_tile``): a tile is *full* when every token pair in it is allowed
 (no mask evaluated in the kernel), *partial* when some are (the ``mask_mod`` looks the layout
 up per token: block sizes that are not multiples of the tile, the causal diagonal, a partial
-tail) and absent otherwise. It is built once per (pattern, n, heads, causal, device) and
-cached. Rows with no visible key come out as 0 (FlexAttention's rule), gradients too.
+tail) and absent otherwise. It is built once per (pattern, n, heads, causal, device)
+(``ringlib.blocksparse.prepared``). Rows with no visible key come out as 0 (FlexAttention's rule), gradients too.
 
 Only ``normalization="softmax"`` runs here: a per-pair softmax summed over pairs is not one
 softmax per row, so ``per_block_sum`` takes the batched-pairs ``sdpa`` path, which on CUDA
@@ -21,15 +21,16 @@ import math
 import torch
 
 from ringlib import dispatch
+from ringlib.blocksparse import prepared
 
 Tensor = torch.Tensor
 
 
 @functools.lru_cache(maxsize=None)
-def _kernel(compiled: bool):
+def _kernel(compiled: bool, mode: str | None = None):
     from torch.nn.attention.flex_attention import flex_attention
 
-    return torch.compile(flex_attention, dynamic=False) if compiled else flex_attention
+    return torch.compile(flex_attention, dynamic=False, mode=mode) if compiled else flex_attention
 
 
 def _tiles(active: Tensor, nb: int, bs: int, n: int, tile: int, causal: bool):
@@ -59,14 +60,13 @@ def _csr(blocks: Tensor) -> tuple[Tensor, Tensor]:
     return num.unsqueeze(0).contiguous(), idx.unsqueeze(0).contiguous()
 
 
-@functools.lru_cache(maxsize=64)
-def block_mask(pattern, n: int, heads: int, causal: bool, device: torch.device, tile: int):
-    """The cached BlockMask of a ``BlockSparse`` pattern."""
+def build_block_mask(active: Tensor, bs: int, n: int, causal: bool, device: torch.device, tile: int):
+    """The BlockMask of a block layout ``active`` (bool ``[layout_heads, nb, nb]``); built
+    once per prepared call (``ringlib.blocksparse.prepared``)."""
     from torch.nn.attention.flex_attention import BlockMask
 
-    bs = pattern.block_size
-    nb = n // bs
-    active = (pattern.counts(nb, heads) > 0).to(device)  # [layout_heads, nb, nb]
+    nb = active.shape[-1]
+    active = active.to(device)
     full, partial = _tiles(active, nb, bs, n, tile, causal)
     table = torch.nn.functional.pad(active, (0, 1, 0, 1))
     per_head = table.shape[0] > 1
@@ -85,11 +85,34 @@ def block_mask(pattern, n: int, heads: int, causal: bool, device: torch.device, 
                                     seq_lengths=(n, n))
 
 
+_TRACED: dict[str, object] = {}  # BlockMasks named by compiled graphs
+
+
+@torch._dynamo.assume_constant_result
+def _traced_mask(pattern, n: int, heads: int, causal: bool, device: torch.device, tile: int) -> str:
+    """Runs eagerly while torch.compile traces: files the BlockMask under a constant key."""
+    entry_key = prepared.traced_key(pattern, n, heads, causal, device)
+    key = f"{entry_key}|tile={tile}"
+    _TRACED[key] = prepared.by_key(entry_key).block_mask(tile)
+    return key
+
+
 def attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: float, causal: bool) -> Tensor:
-    """Row-softmax block-sparse attention of ``(b, n, h, d)`` tensors with FlexAttention."""
+    """Row-softmax block-sparse attention of ``(b, n, h, d)`` tensors with FlexAttention.
+
+    Eagerly: the prepared BlockMask and the compiled kernel (``KernelOptions.flex_compile``,
+    ``flex_compile_mode``). Inside a torch.compile trace: FlexAttention itself, which the
+    enclosing graph compiles, on the BlockMask filed under a constant key."""
     n, heads = q.shape[1], q.shape[2]
     opts = dispatch.options()
-    mask = block_mask(pattern, n, heads, causal, q.device, opts.flex_tile)
-    out = _kernel(opts.flex_compile)(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), block_mask=mask,
-                           scale=scale)
+    qt, kt, vt = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+    if torch.compiler.is_compiling():
+        from torch.nn.attention.flex_attention import flex_attention
+
+        mask = _TRACED[_traced_mask(pattern, n, heads, causal, q.device, opts.flex_tile)]
+        return flex_attention(qt, kt, vt, block_mask=mask, scale=scale).transpose(1, 2)
+    mask = prepared.prepare(pattern, n, heads, causal, q.device).block_mask(opts.flex_tile)
+    out = _kernel(opts.flex_compile, opts.flex_compile_mode)(qt, kt, vt, block_mask=mask, scale=scale)
+    if opts.flex_compile and opts.flex_compile_mode == "reduce-overhead":
+        out = out.clone()  # the replayed CUDA graph owns its output buffer: the next replay rewrites it
     return out.transpose(1, 2)

@@ -138,7 +138,7 @@ class BlockSparse(Pattern):
                 f"sequence length {n} must be divisible by block_size {bs} "
                 "(or pass partial_tail='zero' to give the tokens after the last block output 0)"
             )
-        self.counts(n // bs, heads)
+        _layout_heads(self, n // bs, heads)
 
     # --- reference: straight from the definition, one explicit mask per part ---------------
 
@@ -215,6 +215,13 @@ def reject_ordering(ordering) -> None:
     """Block-sparse patterns are never reordered: their layout says which blocks meet."""
     if ordering is not None:
         raise ValueError("BlockSparse takes no ordering (pass ordering=None); permute the layout instead")
+
+
+@torch._dynamo.assume_constant_result
+def _layout_heads(pattern: BlockSparse, nb: int, heads: int) -> int:
+    """Evaluate and check the layout for (nb, heads) once (cached by ``_counts``); runs eagerly
+    also while torch.compile traces, so the layout's values never enter a graph."""
+    return _counts(pattern, nb, heads).shape[0]
 
 
 @functools.lru_cache(maxsize=256)

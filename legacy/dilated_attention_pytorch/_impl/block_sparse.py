@@ -41,6 +41,21 @@ def layout_of(config: SparsePatternConfig):
     raise ValueError(f"Unknown pattern type: {config.pattern_type}")
 
 
+_TRACED_PATTERNS: Dict[str, ringlib.BlockSparse] = {}
+
+
+@torch._dynamo.assume_constant_result
+def _traced_pattern(config: SparsePatternConfig, block_size: int, partial_tail: str) -> str:
+    """Runs eagerly while torch.compile traces (a pattern built inside a graph is not data the
+    graph can hold): files the pattern of ``config`` under a constant key. A compiled graph
+    keeps the pattern of the config it was traced with."""
+    pattern = ringlib.BlockSparse(layout_of(config), block_size=block_size, normalization="per_block_sum",
+                                  partial_tail=partial_tail)
+    key = repr(pattern)  # generator layouts: equal reprs are equal patterns
+    _TRACED_PATTERNS.setdefault(key, pattern)
+    return key
+
+
 class _Options:
     """The ``config`` attribute of the old class (plain record)."""
 
@@ -103,7 +118,10 @@ class BlockSparseRingDilatedAttention(ringlib.DilatedAttention):
 
     def _attend(self, q: Tensor, k: Tensor, v: Tensor, is_causal: bool) -> Tensor:
         n, bs = q.shape[1], self.sparse_config.block_size
-        pattern = self.block_pattern()
+        if torch.compiler.is_compiling():
+            pattern = _TRACED_PATTERNS[_traced_pattern(self.sparse_config, bs, self._partial_tail)]
+        else:
+            pattern = self.block_pattern()
         if n % bs and self._partial_tail == "error":
             raise ValueError(f"Sequence length {n} must be divisible by block size {bs}")
         return ringlib.attention(q, k, v, pattern, causal=is_causal, backend=self.backend)
