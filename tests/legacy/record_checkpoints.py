@@ -58,6 +58,7 @@ CHECKPOINTS = [
     ("BlockSparseRingMultiheadDilatedAttention", "dilated_attention_pytorch.BlockSparseRingMultiheadDilatedAttention"),
     ("BlockSparseAdaptive", "dilated_attention_pytorch.BlockSparseAdaptive"),
     ("BlockSparseAdaptiveFixed", "dilated_attention_pytorch.sparse.BlockSparseAdaptiveFixed"),
+    ("ImportanceScorer", "dilated_attention_pytorch.ImportanceScorer"),
 ]
 
 
@@ -79,11 +80,12 @@ def _build(cls, kwargs_out: dict | None = None):
 
 
 def _inputs(forward) -> dict[str, torch.Tensor]:
-    """Seeded inputs by the forward's first parameter: x (B, L, E), query/key/value (B, L, E)
-    or q/k/v (B, L, H, D); float16-exact values."""
+    """Seeded inputs by the forward's first parameter: x (B, L, E), query/key/value (B, L, E),
+    q/k/v (B, L, H, D) or block summaries q_summary/k_summary (B, L // 32, D); float16-exact values."""
     first = list(inspect.signature(forward).parameters)[1]  # after self
     names, shape = {"x": (["x"], (B, L, E)), "x_local": (["x"], (B, L, E)),
-                    "query": (["query", "key", "value"], (B, L, E)), "q": (["q", "k", "v"], (B, L, H, D))}[first]
+                    "query": (["query", "key", "value"], (B, L, E)), "q": (["q", "k", "v"], (B, L, H, D)),
+                    "q_summary": (["q_summary", "k_summary"], (B, L // 32, D))}[first]
     gen = torch.Generator().manual_seed(1234)
     return {n: torch.randn(*shape, generator=gen).half().float() for n in names}
 

@@ -108,9 +108,3 @@ KERNEL_MODULE = KeyMap(
     "old forward was a CUDA-only Triton kernel that did not compute softmax attention, so there are no old numbers "
     "to keep: keep the shim class to reuse its qkv_proj/out_proj",
 )
-#: A part of BlockSparseAdaptive.
-ADAPTIVE_PART = KeyMap(
-    loads=False,
-    reason="a part of BlockSparseAdaptive, not a replacement target of its own: load the whole BlockSparseAdaptive "
-    "checkpoint (its importance_scorer.* keys) into ringlib.AdaptiveBlockSparseAttention",
-)

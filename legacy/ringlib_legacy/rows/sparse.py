@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from ringlib_legacy.schema import Arg, Divergence, KeyMap, LegacyName, Param, Rewrite
+from ringlib_legacy.schema import SAME_KEYS, Arg, Divergence, KeyMap, LegacyName, Param, Rewrite
 from ringlib_legacy.rows.common import (
-    ADAPTIVE_PART,
     ADAPTIVE_SELECTION,
     BLOCK_SUM_INTENDED,
     QKV_FORWARD,
@@ -508,17 +507,36 @@ ROWS: tuple[LegacyName, ...] = (
     ),
     LegacyName(
         name="ImportanceScorer",
-        checkpoint=ADAPTIVE_PART,
+        checkpoint=SAME_KEYS,
         kind="class",
         family="sparse",
         numerics="preserve",
         profile="helper",
-        replacement="ringlib.AdaptiveBlockSparseAttention",
+        replacement="ringlib.adaptive.BlockScorer (same parameters, state_dict keys and forward)",
         paths=(
             "dilated_attention_pytorch.ImportanceScorer",
             "dilated_attention_pytorch.sparse.block_sparse_adaptive.ImportanceScorer",
             "dilated_attention_pytorch.block_sparse_adaptive.ImportanceScorer",
         ),
+        params=(
+            Param(name="input_dim"),
+            Param(name="hidden_dim"),
+            Param(name="num_layers", note="hidden layers of the shared network; per-head networks always have two"),
+            Param(name="num_heads"),
+            Param(name="share_across_heads", default=False),
+        ),
+        rewrites={
+            "preserve": Rewrite(
+                target="ringlib.adaptive.BlockScorer",
+                args=(
+                    Arg(source="input_dim"),
+                    Arg(source="hidden_dim"),
+                    Arg(source="num_layers"),
+                    Arg(source="num_heads"),
+                    Arg(keyword="share_across_heads", source="share_across_heads"),
+                ),
+            ),
+        },
         counted=False,
     ),
     LegacyName(
