@@ -87,8 +87,6 @@ def checkpoint_cells(entry: LegacyName) -> tuple[str, str, str]:
         return _rules(rules), "yes", f"no: {rules.reason}"
     if rules.origin == "shim":
         return _rules(rules), "yes (shim checkpoints: 0.2 could not build this class)", "yes (bitwise, = shim)"
-    if rules.off_old_output:
-        return _rules(rules), "yes", f"bitwise = shim; the 0.2 output: no, {rules.off_old_output}"
     against_old = " and the 0.2 output (flash-attn rule)" if entry.numerics == "preserve" else ""
     return _rules(rules), "yes", f"yes (bitwise = shim{against_old})"
 

@@ -158,7 +158,6 @@ class KeyMap:
     equal: bool = True
     reason: str = ""
     origin: Literal["0.2", "shim"] = "0.2"
-    off_old_output: str = ""  # measured: the recorded 0.2 output differs from the shim's (a finding, not a rule)
 
     def __post_init__(self) -> None:
         for name in ("rename", "copy"):

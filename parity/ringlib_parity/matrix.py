@@ -144,6 +144,10 @@ def constructor_kwargs(param_names: Sequence[str], required: Sequence[str], vari
         "segment_lengths": list(segments[0]),
         "dilation_rates": list(segments[1]),
         "dropout": 0.0,
+        # the block scorer of the adaptive classes (ImportanceScorer): per-head block summaries in
+        "input_dim": shape.head_dim,
+        "hidden_dim": 2 * shape.head_dim,
+        "num_layers": 2,
     }
     if variant.use_hilbert is not None:
         value_of["use_hilbert"] = variant.use_hilbert

@@ -28,7 +28,10 @@ Tensor = torch.Tensor
 
 # forward/function parameter name -> input role
 ROLES = {"x": "x", "x_local": "x", "input": "x", "q": "q", "k": "k", "v": "v", "q_local": "q",
-         "k_local": "k", "v_local": "v", "query": "query", "key": "key", "value": "value"}
+         "k_local": "k", "v_local": "v", "query": "query", "key": "key", "value": "value",
+         "q_summary": "q_summary", "k_summary": "k_summary"}
+#: block summaries (the adaptive scorer's inputs): one row per block of this many tokens
+SUMMARY_BLOCK = 32
 # values of the non-tensor parameters of the old functions (single process, no dropout)
 FUNCTION_FILL = {"dropout_p": 0.0, "rank": 0, "world_size": 1, "local_seq_start": 0,
                  "use_hilbert": False, "hilbert_indices": None}
@@ -116,8 +119,9 @@ def make_inputs(roles: list[str], layout: str, shape: Shape, seed: int, dtype=to
     gen = torch.Generator().manual_seed(seed)
     b, n, h, d = shape.batch, shape.seq, shape.heads, shape.head_dim
     embed = (b, n, h, d) if head_inputs else (b, n, h * d)
+    summaries = (b, max(1, n // SUMMARY_BLOCK), d)
     dims = {"x": (b, n, h * d), "query": embed, "key": embed, "value": embed,
-            "q": (b, n, h, d), "k": (b, n, h, d), "v": (b, n, h, d)}
+            "q": (b, n, h, d), "k": (b, n, h, d), "v": (b, n, h, d), "q_summary": summaries, "k_summary": summaries}
     if layout == "bhld":
         dims.update({r: (b, h, n, d) for r in "qkv"})
     return {role: torch.randn(dims[role], generator=gen, dtype=torch.float64).to(device, dtype)

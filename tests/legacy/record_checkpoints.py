@@ -11,8 +11,11 @@ Two files:
   small arguments: ``"state"`` (parameters or buffers), ``"no state"`` (an ``nn.Module``
   with an empty ``state_dict``), ``"not a module"``, or ``"raised: <error>"``.
 * ``checkpoints.pt``: for each old class below, built right after ``torch.manual_seed(0)``
-  (float32, CPU, eval mode) and run once on seeded inputs, its ``state_dict`` after that call
-  (lazy classes create their parameters there), the inputs and the output.
+  (float32, CPU, eval mode) and run on seeded inputs, its ``state_dict`` after that call
+  (lazy classes create their parameters there), the inputs and the eval-mode output. A lazy
+  class whose first call left it in training mode (0.2's lazy init re-ran ``nn.Module.__init__``,
+  which resets ``training``) is put in eval mode again and run a second time; its first,
+  training-mode output is kept as ``first_output``.
 
 The whole-model classes reuse ``recordings/models`` (``record_models.py``).
 """
@@ -55,6 +58,7 @@ CHECKPOINTS = [
     ("BlockSparseRingMultiheadDilatedAttention", "dilated_attention_pytorch.BlockSparseRingMultiheadDilatedAttention"),
     ("BlockSparseAdaptive", "dilated_attention_pytorch.BlockSparseAdaptive"),
     ("BlockSparseAdaptiveFixed", "dilated_attention_pytorch.sparse.BlockSparseAdaptiveFixed"),
+    ("ImportanceScorer", "dilated_attention_pytorch.ImportanceScorer"),
 ]
 
 
@@ -76,13 +80,18 @@ def _build(cls, kwargs_out: dict | None = None):
 
 
 def _inputs(forward) -> dict[str, torch.Tensor]:
-    """Seeded inputs by the forward's first parameter: x (B, L, E), query/key/value (B, L, E)
-    or q/k/v (B, L, H, D); float16-exact values."""
+    """Seeded inputs by the forward's first parameter: x (B, L, E), query/key/value (B, L, E),
+    q/k/v (B, L, H, D) or block summaries q_summary/k_summary (B, L // 32, D); float16-exact values."""
     first = list(inspect.signature(forward).parameters)[1]  # after self
     names, shape = {"x": (["x"], (B, L, E)), "x_local": (["x"], (B, L, E)),
-                    "query": (["query", "key", "value"], (B, L, E)), "q": (["q", "k", "v"], (B, L, H, D))}[first]
+                    "query": (["query", "key", "value"], (B, L, E)), "q": (["q", "k", "v"], (B, L, H, D)),
+                    "q_summary": (["q_summary", "k_summary"], (B, L // 32, D))}[first]
     gen = torch.Generator().manual_seed(1234)
     return {n: torch.randn(*shape, generator=gen).half().float() for n in names}
+
+
+def _output(result) -> torch.Tensor:
+    return (result[0] if isinstance(result, tuple) else result).detach().clone()
 
 
 def record(key: str, path: str) -> dict:
@@ -94,7 +103,11 @@ def record(key: str, path: str) -> dict:
     try:
         with torch.no_grad():
             result = module(*inputs.values())
-        data["output"] = (result[0] if isinstance(result, tuple) else result).detach().clone()
+            if module.training:  # a lazy class ran nn.Module.__init__ at this first call: training mode again
+                data["first_output"] = _output(result)  # what that first call gave (training-mode numbers)
+                module.eval()
+                result = module(*inputs.values())
+        data["output"] = _output(result)
     except Exception as exc:  # e.g. a Triton kernel without a GPU
         data["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
     data["state_dict"] = {k: v.detach().clone() for k, v in module.state_dict().items()}

@@ -62,12 +62,16 @@ CORE_PROJECTIONS = KeyMap(
     rename={"attention_core.q_ln.": "out_norm.", "attention_core.": ""},
     origin="shim",
 )
-#: Whole models: no canonical module holds a transformer layer.
+#: Whole models: no canonical module holds a transformer layer or model.
 WHOLE_MODEL = KeyMap(
     loads=False,
-    reason="a whole model: ringlib has no transformer layer, so the rewrite is by hand; each attention submodule "
-    "(`*.self_attn.`, `*.multihead_attn.`) loads into ringlib.MultiheadAttention with the key map of "
-    "MultiheadDilatedAttention (load_legacy_state_dict(new_attn, sub_state_dict, 'MultiheadDilatedAttention'))",
+    reason="a whole model: ringlib ships no transformer layer or model, so nothing canonical takes the whole "
+    "checkpoint (the shim class loads it as it is). Each attention submodule loads on its own: the keys under "
+    "`self_attn.` / `multihead_attn.` (prefix stripped) go into ringlib.MultiheadAttention(d_model, nhead, "
+    "ringlib.Dilated(segment_lengths, dilation_rates, mixing='head_groups'), qk_norm=ln, out_norm=ln), "
+    "ln = the submodule has `q_ln.*` keys (False for a decoder layer's self_attn), through "
+    "load_legacy_state_dict(attn, sub_state_dict, 'MultiheadDilatedAttention'): the same numbers as that submodule "
+    "of the shim (tested for every attention submodule of the four models)",
 )
 #: Same keys; the rewrite asks for the old batch-shared threshold selection, so the numbers are equal.
 ADAPTIVE_SELECTION = KeyMap()
@@ -77,8 +81,18 @@ HEAD_AXIS = (
     "HEAD_AXIS: the heads of group i attend to each other at each selected row "
     "(rows i % r, i % r + r, ... of every segment), sum / G"
 )
+#: Why no canonical module computes HEAD_AXIS.
+HEAD_AXIS_NOT_A_PATTERN = (
+    "the old code handed (batch * segments, rows, heads, head_dim) tensors to scaled_dot_product_attention, which "
+    "attends over the second-to-last axis: at each selected position the heads of a group attended to each other "
+    "(is_causal masked later heads). A ringlib pattern is a set of query-key masks over the sequence, one per "
+    "head, so it never mixes heads at one position: no pattern, and so no canonical module, computes HEAD_AXIS"
+)
 #: Why a whole old model is not rewritten automatically.
-MODEL_BY_HAND = "a whole model: keep the shim class or build your own from ringlib.MultiheadDilatedAttention"
+MODEL_BY_HAND = (
+    "a whole model: keep the shim class, or build your own around ringlib.MultiheadAttention (the replacement of "
+    "its attention submodules, the old MultiheadDilatedAttention)"
+)
 
 MASK_IGNORED = Divergence(
     what="attention_mask / attn_mask / key_padding_mask: the old code validated and then ignored them silently; "
@@ -107,10 +121,4 @@ KERNEL_MODULE = KeyMap(
     reason="the replacement is the function ringlib.attention on Hilbert-gathered tensors (no parameters), and the "
     "old forward was a CUDA-only Triton kernel that did not compute softmax attention, so there are no old numbers "
     "to keep: keep the shim class to reuse its qkv_proj/out_proj",
-)
-#: A part of BlockSparseAdaptive.
-ADAPTIVE_PART = KeyMap(
-    loads=False,
-    reason="a part of BlockSparseAdaptive, not a replacement target of its own: load the whole BlockSparseAdaptive "
-    "checkpoint (its importance_scorer.* keys) into ringlib.AdaptiveBlockSparseAttention",
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from ringlib_legacy.rows.common import (
     FACTORY_NEVER_RAN,
     HEAD_AXIS,
+    HEAD_AXIS_NOT_A_PATTERN,
     HEAD_PARALLEL_NEVER_RAN,
     IMPROVED_INTENDED,
     MASK_IGNORED,
@@ -28,9 +29,12 @@ _HEAD_GROUPS = (
 )
 _RETURNS_TUPLE = "the old forward returned (out, None); the canonical forward returns out: migrate by hand"
 _SELECTED_AT_RUN_TIME = (
-    "the old class chose its segment lengths per call from the input shape, so the rewrite is by hand; its "
-    "q_proj/k_proj/v_proj/out_proj keys load as they are into ringlib.MultiheadAttention(embed_dim, num_heads, "
-    "ringlib.Dilated(<the segments you choose>, <rates>, mixing='head_groups'))"
+    "the old class chose its segment lengths at run time (from the input shape and the free GPU memory: on CPU one "
+    "segment of min(min_segment_size, seq_len) at rate 1) and, by default (improved=True), computed HEAD_AXIS "
+    "inside them; no canonical pattern is a function of the free memory, and " + HEAD_AXIS_NOT_A_PATTERN + "; keep "
+    "the shim class to keep its numbers. Its q_proj/k_proj/v_proj/out_proj keys load as they are into "
+    "ringlib.MultiheadAttention(embed_dim, num_heads, ringlib.Dilated(<the segments you choose>, <rates>, "
+    "mixing='head_groups')), which computes --semantics intended"
 )
 
 ROWS: tuple[LegacyName, ...] = (
@@ -312,9 +316,9 @@ ROWS: tuple[LegacyName, ...] = (
         ),
         checkpoint=KeyMap(
             loads=False,
-            reason="the old class attended across the heads of a group at each selected row (HEAD_AXIS), which no "
-            "canonical pattern computes, so no canonical module gives its numbers; keep the shim class "
-            "(--semantics intended: ringlib.Dilated(..., mixing='head_groups') with your own weights)",
+            reason=HEAD_AXIS_NOT_A_PATTERN + "; keep the shim class to keep its numbers (it computes HEAD_AXIS with "
+            "ringlib.attention on a heads-as-sequence view). --semantics intended attends over the selected rows "
+            "instead (ringlib.Dilated(..., mixing='head_groups')): other numbers from the same weights",
         ),
         counted=False,
     ),
@@ -501,7 +505,7 @@ ROWS: tuple[LegacyName, ...] = (
         ),
         rewrites={
             "preserve": Rewrite(
-                target="ringlib.MultiheadDilatedAttention",
+                target="ringlib.MultiheadAttention",
                 safe=False,
                 reason=MODEL_BY_HAND,
             ),
@@ -537,7 +541,7 @@ ROWS: tuple[LegacyName, ...] = (
         ),
         rewrites={
             "preserve": Rewrite(
-                target="ringlib.MultiheadDilatedAttention",
+                target="ringlib.MultiheadAttention",
                 safe=False,
                 reason=MODEL_BY_HAND,
             ),
@@ -574,7 +578,7 @@ ROWS: tuple[LegacyName, ...] = (
         ),
         rewrites={
             "preserve": Rewrite(
-                target="ringlib.MultiheadDilatedAttention",
+                target="ringlib.MultiheadAttention",
                 safe=False,
                 reason=MODEL_BY_HAND,
             ),
@@ -610,7 +614,7 @@ ROWS: tuple[LegacyName, ...] = (
         ),
         rewrites={
             "preserve": Rewrite(
-                target="ringlib.MultiheadDilatedAttention",
+                target="ringlib.MultiheadAttention",
                 safe=False,
                 reason=MODEL_BY_HAND,
             ),

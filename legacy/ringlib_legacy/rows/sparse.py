@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from ringlib_legacy.schema import Arg, Divergence, KeyMap, LegacyName, Param, Rewrite
+from ringlib_legacy.schema import SAME_KEYS, Arg, Divergence, KeyMap, LegacyName, Param, Rewrite
 from ringlib_legacy.rows.common import (
-    ADAPTIVE_PART,
     ADAPTIVE_SELECTION,
     BLOCK_SUM_INTENDED,
     QKV_FORWARD,
@@ -397,7 +396,7 @@ ROWS: tuple[LegacyName, ...] = (
     ),
     LegacyName(
         name="BlockSparseAdaptiveFixed",
-        checkpoint=KeyMap(off_old_output="1.83 max-abs (L=128, block 64, H=2, D=16; cause not yet found)"),
+        checkpoint=ADAPTIVE_SELECTION,
         kind="class",
         family="sparse",
         numerics="preserve",
@@ -434,13 +433,6 @@ ROWS: tuple[LegacyName, ...] = (
         divergences=(
             Divergence(
                 what=(
-                    "a checkpoint recorded from 0.2 (built lazily by its first call) gives other numbers in the shim "
-                    "and the replacement than in 0.2; cause not yet found"
-                ),
-                measured="L=128, block 64, H=2, D=16 (tests/legacy/recordings/checkpoints): 1.83 max-abs",
-            ),
-            Divergence(
-                what=(
                     "causal: the old 'diag-only' rule masked diagonal blocks only, so future blocks "
                     "leaked; the shim is token-correct"
                 ),
@@ -448,10 +440,15 @@ ROWS: tuple[LegacyName, ...] = (
             ),
             Divergence(
                 what=(
-                    "the old lazy init reset training=True (a module put in eval() before its first "
-                    "forward ran with random Gumbel patterns); the shim honours the mode"
+                    "the old lazy init re-ran nn.Module.__init__ at the first forward, which reset training=True: a "
+                    "module put in eval() before that call ran it in training mode (Gumbel noise from the global "
+                    "RNG in the block selection), later calls in eval mode; the shim and the rewrite honour the mode"
                 ),
-                measured="random vs deterministic pattern",
+                measured=(
+                    "L=128, block 64, H=2, D=16 (tests/legacy/recordings/checkpoints): that first call 1.83 "
+                    "max-abs from the old eval output; the replacement matches the old eval output, and in "
+                    "training mode on the same random stream the old first call (flash-attn rule)"
+                ),
             ),
             Divergence(
                 what=(
@@ -510,17 +507,36 @@ ROWS: tuple[LegacyName, ...] = (
     ),
     LegacyName(
         name="ImportanceScorer",
-        checkpoint=ADAPTIVE_PART,
+        checkpoint=SAME_KEYS,
         kind="class",
         family="sparse",
         numerics="preserve",
         profile="helper",
-        replacement="ringlib.AdaptiveBlockSparseAttention",
+        replacement="ringlib.adaptive.BlockScorer (same parameters, state_dict keys and forward)",
         paths=(
             "dilated_attention_pytorch.ImportanceScorer",
             "dilated_attention_pytorch.sparse.block_sparse_adaptive.ImportanceScorer",
             "dilated_attention_pytorch.block_sparse_adaptive.ImportanceScorer",
         ),
+        params=(
+            Param(name="input_dim"),
+            Param(name="hidden_dim"),
+            Param(name="num_layers", note="hidden layers of the shared network; per-head networks always have two"),
+            Param(name="num_heads"),
+            Param(name="share_across_heads", default=False),
+        ),
+        rewrites={
+            "preserve": Rewrite(
+                target="ringlib.adaptive.BlockScorer",
+                args=(
+                    Arg(source="input_dim"),
+                    Arg(source="hidden_dim"),
+                    Arg(source="num_layers"),
+                    Arg(source="num_heads"),
+                    Arg(keyword="share_across_heads", source="share_across_heads"),
+                ),
+            ),
+        },
         counted=False,
     ),
     LegacyName(
