@@ -327,6 +327,15 @@ class Strategy:
             lse = lse.masked_fill(~ok, float("-inf"))
         return o, lse
 
+    def saved_specs(self, shape: tuple[int, ...], dtype: torch.dtype) -> list[tuple[tuple[int, ...], torch.dtype]]:
+        """Shapes and dtypes of what ``forward`` saves for the backward (for a compiler)."""
+        acc = torch.float64 if dtype == torch.float64 else torch.float32
+        if self.s.combine == "lse":
+            return [(tuple(shape[:-1]), acc)]
+        like = torch.empty(shape, dtype=dtype, device="meta")
+        views = [tuple(rows_view(like, f.view, keys=False).shape) for f in self.s.families]
+        return [(v, dtype) for v in views] + [(v[:-1], acc) for v in views]
+
     # -- forward ---------------------------------------------------------------------------
 
     def forward(self, q: Tensor, k: Tensor, v: Tensor):

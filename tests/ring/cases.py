@@ -87,6 +87,13 @@ def _dropout(world):
     return [dict(kind="dropout", p=0.3, **c) for c in cases]
 
 
+def _compiled(world):
+    n = world * L
+    patterns = [ringlib.Dense(), ringlib.Dilated([8, 16, 32], [1, 2, 4], mixing="head_groups"),
+                ringlib.BlockSparse("local_window", block_size=4, window_size=12)]
+    return [dict(kind="compiled", label="compiled model", n=n, patterns=patterns)]
+
+
 def _failures(world):
     return [dict(kind="mismatch", label=f"mismatched {how}", how=how)
             for how in ("length", "heads", "dtype", "pattern", "dropout_seed")]
@@ -111,5 +118,5 @@ def _die_in_ring(world):
     return [dict(kind="fault", label="die in ring", how="die in ring")]
 
 
-CASES = {"exact": _exact, "dropout": _dropout, "failures": _failures, "mid_ring": _mid_ring, "faults before": _faults_before,
+CASES = {"exact": _exact, "compiled": _compiled, "dropout": _dropout, "failures": _failures, "mid_ring": _mid_ring, "faults before": _faults_before,
          "hang in ring": _hang_in_ring, "die in ring": _die_in_ring}

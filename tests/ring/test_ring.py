@@ -124,3 +124,18 @@ def test_seeded_dropout_equals_single_process(spawn, world):
             for name in GRADS:
                 assert case[name] <= 1e-12, f"{where}: {name} error {case[name]:.3e}"
             assert case["dropped"] > 1e-3, f"{where}: dropout changed nothing"
+
+
+def test_torch_compile_of_a_module_calling_the_ring(spawn):
+    """fullgraph=True and no graph break: the ring is one operator per call in the graph; the
+    compiled output and gradients (input and parameters) equal the float64 single-process
+    reference and the eager ring; a dropout seed drawn at run time is the eager one."""
+    results = spawn(2, "compiled", timeout_s=400)
+    for rank, (case,) in enumerate(results):
+        where = f"rank {rank}"
+        assert "error" not in case, f"{where}: {case.get('error')}\n{case.get('trace')}"
+        assert case["graph_breaks"] == 0 and case["graphs"] == 1, case
+        assert case["ops"] == 3, case  # one ring operator per pattern
+        for name in ("out", "dq", "dk", "eager_out", "eager_dq"):
+            assert case[name] <= 1e-10, f"{where}: {name} error {case[name]:.3e}"
+        assert case["dropout"] <= 1e-12 and case["dropped"] > 1e-3, case
