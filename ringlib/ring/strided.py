@@ -71,6 +71,11 @@ class RingPlan:
     ranks: tuple[int, ...]
     families: tuple[int, ...]  # spanning families whose rows the buffer carries, in order
     steps: tuple[tuple[Call, ...], ...]  # calls at ring step s = index + 1
+    # causal: a direct ring (``loop.run_forward_direct``); per step, per family, how many
+    # leading rows of the family this rank sends to the rank s ahead / receives from the one
+    # s behind (0: none); None: a relay ring, whole payloads
+    send_rows: tuple[tuple[int, ...], ...] | None = None
+    recv_rows: tuple[tuple[int, ...], ...] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -184,8 +189,25 @@ def build(pattern, n: int, heads: int, ordering, world: int, rank: int, layout: 
             tuple(call for f in fams
                   for call in _ring_calls(f, families[f].view, rank, ranks[(pos - step) % len(ranks)], causal, layout))
             for step in range(1, len(ranks)))
-        rings.append(RingPlan(ranks, fams, steps))
+        send_rows = recv_rows = None
+        if causal:  # only the rows each receiver's calls read: a leading run of the family's rows
+            m = len(ranks)
+            recv_rows = tuple(tuple(_leading_rows(steps[s - 1], f, families[f].view) for f in fams)
+                              for s in range(1, m))
+            send_rows = tuple(
+                tuple(_leading_rows(_ring_calls(f, families[f].view, ranks[(pos + s) % m], rank, causal, layout), f,
+                                    families[f].view) for f in fams)
+                for s in range(1, m))
+        rings.append(RingPlan(ranks, fams, steps, send_rows, recv_rows))
     return Schedule(plan.combine, tuple(families), tuple(orders), tuple(local), tuple(rings))
+
+
+def _leading_rows(calls, family: int, view: StridedParts) -> int:
+    """Rows ``[0, r)`` of a family's keys that ``calls`` read (their key ranges start at 0)."""
+    ends = [view.k_count if c.k_rows[1] is None else c.k_rows[1] for c in calls if c.family == family]
+    if any(c.k_rows[0] for c in calls if c.family == family):
+        return view.k_count
+    return max(ends, default=0)
 
 
 def _spanning_ranks(part: StridedParts, c: int, world: int, layout: str, rank: int):
@@ -235,17 +257,20 @@ def _covers(x: Tensor, view: StridedParts, keys: bool) -> bool:
 BACKWARD_TILES = 4
 """The backward splits each call's query rows and key rows into this many tiles (of at
 least ``MIN_TILE`` rows): the kernel's dQ/dK/dV then take a fraction of a shard each,
-instead of three shards on top of the gradient accumulators."""
+instead of three shards on top of the gradient accumulators. The forward splits the query
+rows alike: its kernel output is a quarter shard before it merges into the accumulator."""
 MIN_TILE = 128
 
 
-def _tiles(call: Call, nq: int, nk: int):
+def _tiles(call: Call, nq: int, nk: int, split_keys: bool = True):
     """``call`` as query x key tiles with the same result (tiles without a visible key are
-    skipped; a causal call is cut on equal tiles: diagonal causal, below full, above none)."""
+    skipped; a causal call is cut on equal tiles: diagonal causal, below full, above none).
+    ``split_keys=False``: query tiles only, unless the call is causal (the forward: its
+    kernel's output is query-sized, and each tile is one more LSE merge)."""
     q0, q1 = call.q_rows[0], nq if call.q_rows[1] is None else call.q_rows[1]
     k0, k1 = call.k_rows[0], nk if call.k_rows[1] is None else call.k_rows[1]
     tq = max(MIN_TILE, -(-(q1 - q0) // BACKWARD_TILES))
-    tk = max(MIN_TILE, -(-(k1 - k0) // BACKWARD_TILES))
+    tk = max(MIN_TILE, -(-(k1 - k0) // BACKWARD_TILES)) if split_keys or call.causal else max(1, k1 - k0)
     if (q1 - q0 <= tq and k1 - k0 <= tk) or (call.causal and (q1 - q0 != k1 - k0)):
         yield call
         return
@@ -318,6 +343,43 @@ class Strategy:
             out[f] = (kk, vv)
         return out
 
+    def _rows_out(self, plan: RingPlan, k: Tensor, v: Tensor, rows: tuple[int, ...]) -> list[Tensor] | None:
+        """A direct ring's send: the leading ``rows`` of each family (``k``/``v`` themselves
+        where that is all of them), or None when nothing is needed."""
+        out = []
+        for f, r in zip(plan.families, rows):
+            view = self.s.families[f].view
+            if r == view.k_count and _covers(k, view, keys=True):
+                out += [k, v]
+            elif r:
+                out += [rows_view(x, view, keys=True)[:, :, :, :, :r].contiguous() for x in (k, v)]
+        return out or None
+
+    def _rows_in(self, plan: RingPlan, k: Tensor, rows: tuple[int, ...]) -> list[Tensor] | None:
+        """Buffers for what ``_rows_out`` of the sending rank gives."""
+        out = []
+        for f, r in zip(plan.families, rows):
+            view = self.s.families[f].view
+            if r == view.k_count and _covers(k, view, keys=True):
+                out += [torch.empty_like(k), torch.empty_like(k)]
+            elif r:
+                shape = (*rows_view(k, view, keys=True).shape[:4], r, k.shape[-1])
+                out += [k.new_empty(shape), k.new_empty(shape)]
+        return out or None
+
+    def _unpack_rows(self, plan: RingPlan, bufs: list[Tensor], rows: tuple[int, ...]) -> dict:
+        """Buffers laid out as ``_rows_out`` -> per family, (keys, values) as 6-D family views."""
+        out, i = {}, 0
+        for f, r in zip(plan.families, rows):
+            if not r:
+                continue
+            kk, vv = bufs[i], bufs[i + 1]
+            i += 2
+            if kk.dim() == 4:  # whole tensors
+                kk, vv = (rows_view(t, self.s.families[f].view, keys=True) for t in (kk, vv))
+            out[f] = (kk, vv)
+        return out
+
     def _attend(self, call: Call, q6: Tensor, k6: Tensor, v6: Tensor):
         mask, ok = _fix_empty_rows(call.mask if call.mask is None else call.mask.to(q6.device))
         o, lse = self.forward_kernel(_flat(q6), _flat(k6), _flat(v6), self.scale, call.causal, mask)
@@ -363,22 +425,26 @@ class Strategy:
             qb = inputs[fams[call.family].branch][0]
             return _sel(rows_view(qb, fams[call.family].view, keys=False), call, call.q_rows)
 
+        def attend(call: Call, kf: Tensor, vf: Tensor) -> None:
+            """The call against the family's keys/values ``kf``/``vf`` (all their rows), in tiles."""
+            for tile in _tiles(call, fams[call.family].view.q_count, kf.shape[4], split_keys=False):
+                merge(tile, *self._attend(tile, queries(tile), _sel(kf, tile, tile.k_rows),
+                                          _sel(vf, tile, tile.k_rows)))
+
         rings = [comm.Ring(r.ranks, self.group) for r in self.s.rings]
         # a ring's first transfer is posted when the ring before it is on its last step (the
         # first ring's before the local work): one receive buffer of a later ring at a time
         pending = [None] * len(rings)
 
         def start(i: int) -> None:
-            if i < len(rings) and pending[i] is None:
+            if i < len(rings) and pending[i] is None and self.s.rings[i].send_rows is None:
                 pending[i] = rings[i].post_all(self._payload(self.s.rings[i], k, v), "keys/values")
 
         start(0)
         for call in self.s.local:
             _, kb, vb = inputs[fams[call.family].branch]
             view = fams[call.family].view
-            merge(call, *self._attend(call, queries(call),
-                                      _sel(rows_view(kb, view, keys=True), call, call.k_rows),
-                                      _sel(rows_view(vb, view, keys=True), call, call.k_rows)))
+            attend(call, rows_view(kb, view, keys=True), rows_view(vb, view, keys=True))
         for i, (ring, plan) in enumerate(zip(rings, self.s.rings)):
             start(i)
 
@@ -387,9 +453,17 @@ class Strategy:
                     start(i + 1)
                 kv = self._unpack(plan, buf, k)
                 for call in plan.steps[step - 1]:
-                    kk, vv = kv[call.family]
-                    merge(call, *self._attend(call, queries(call), _sel(kk, call, call.k_rows),
-                                              _sel(vv, call, call.k_rows)))
+                    attend(call, *kv[call.family])
+            if plan.send_rows is not None:  # direct
+                def compute_rows(step: int, bufs: list[Tensor], plan=plan) -> None:
+                    kv = self._unpack_rows(plan, bufs, plan.recv_rows[step - 1])
+                    for call in plan.steps[step - 1]:
+                        attend(call, *kv[call.family])
+
+                loop.run_forward_direct(ring, lambda s, plan=plan: self._rows_out(plan, k, v, plan.send_rows[s - 1]),
+                                        lambda s, plan=plan: self._rows_in(plan, k, plan.recv_rows[s - 1]),
+                                        compute_rows)
+                continue
             first, pending[i] = pending[i], False
             loop.run_forward(ring, first, compute)
         pending = first = None
@@ -475,7 +549,8 @@ class Strategy:
             return dk.view(k6.shape), dv.view(v6.shape)
 
         rings = [comm.Ring(r.ranks, self.group) for r in self.s.rings]
-        pending = [ring.post_all(self._payload(r, k, v), "keys/values") for ring, r in zip(rings, self.s.rings)]
+        pending = [ring.post_all(self._payload(r, k, v), "keys/values") if r.send_rows is None else None
+                   for ring, r in zip(rings, self.s.rings)]
         for call in self.s.local:
             f = fams[call.family]
             _, kb, vb = inputs[f.branch][:3]
@@ -487,9 +562,15 @@ class Strategy:
                 _sel(gv, tile, tile.k_rows).add_(dv)
                 del dk, dv
         for ring, plan, first in zip(rings, self.s.rings, pending):
-            def contribute(step: int, bufs: list[Tensor], grad: list[Tensor], plan=plan) -> None:
-                kv = self._unpack(plan, bufs, k)
-                carriers = self._unpack(plan, grad, k)
+            direct = plan.send_rows is not None
+
+            def contribute(step: int, bufs: list[Tensor], grad: list[Tensor], plan=plan, direct=direct) -> None:
+                if direct:
+                    kv = self._unpack_rows(plan, bufs, plan.recv_rows[step - 1])
+                    carriers = self._unpack_rows(plan, grad, plan.recv_rows[step - 1])
+                else:
+                    kv = self._unpack(plan, bufs, k)
+                    carriers = self._unpack(plan, grad, k)
                 for call in plan.steps[step - 1]:
                     kk, vv = kv[call.family]
                     gk, gv = carriers[call.family]
@@ -499,12 +580,21 @@ class Strategy:
                         _sel(gv, tile, tile.k_rows).add_(dv)
                         del dk, dv
 
-            home = loop.run_backward(ring, first, contribute, lambda p: loop.zeros_like_payload(p, acc))
-            for f, (dk, dv) in self._unpack(plan, home, k).items():
-                gk, gv = grads[fams[f].branch][1:]
-                rows_view(gk, fams[f].view, keys=True).add_(dk)
-                rows_view(gv, fams[f].view, keys=True).add_(dv)
-            del home
+            def absorb(home: dict) -> None:
+                """Gradients of this rank's rows, back from the ranks that used them."""
+                for f, (dk, dv) in home.items():
+                    gk, gv = (rows_view(g, fams[f].view, keys=True) for g in grads[fams[f].branch][1:])
+                    gk[:, :, :, :, :dk.shape[4]].add_(dk)
+                    gv[:, :, :, :, :dv.shape[4]].add_(dv)
+
+            zeros = functools.partial(loop.zeros_like_payload, dtype=acc)
+            if direct:
+                loop.run_backward_direct(
+                    ring, lambda s, plan=plan: self._rows_out(plan, k, v, plan.send_rows[s - 1]),
+                    lambda s, plan=plan: self._rows_in(plan, k, plan.recv_rows[s - 1]), contribute, zeros,
+                    lambda s, back, plan=plan: absorb(self._unpack_rows(plan, back, plan.send_rows[s - 1])))
+            else:
+                absorb(self._unpack(plan, loop.run_backward(ring, first, contribute, zeros), k))
         pending = first = None
         for order, branch_grads in zip(self.s.orders, grads):
             if order is not None:  # back to the rank's row order

@@ -61,8 +61,9 @@ def _exact(world):
         dict(label="block sparse per-head sum", n=n, heads=2,
              pattern=ringlib.BlockSparse(_random_layout(world * L // 4, 2, counts=True), block_size=4,
                                          normalization="per_block_sum")),
-        # shards of 256 rows: the backward kernels run in query x key tiles (MIN_TILE = 128)
+        # shards of 256 rows: the kernels run in query (x key) tiles (MIN_TILE = 128)
         dict(label="dense causal tiled", pattern=ringlib.Dense(), n=world * 256, heads=1, causal=True, batch=1, d=4),
+        dict(label="dense tiled", pattern=ringlib.Dense(), n=world * 256, heads=1, batch=1, d=4),
         dict(label="block sparse tiled", pattern=ringlib.BlockSparse("local_window", block_size=32, window_size=96),
              n=world * 256, heads=2, causal=True, batch=1, d=4),
         dict(kind="gather_roundtrip", label="gather zigzag", n=n, layout="zigzag"),
