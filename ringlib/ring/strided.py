@@ -76,6 +76,22 @@ class RingPlan:
     # s behind (0: none); None: a relay ring, whole payloads
     send_rows: tuple[tuple[int, ...], ...] | None = None
     recv_rows: tuple[tuple[int, ...], ...] | None = None
+    # per step: calls of families of other rings (or of this one) whose rows from this step's
+    # source are all inside a family's rows this ring brings (``_borrow``)
+    lent: tuple[tuple["Borrowed", ...], ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class Borrowed:
+    """Calls of ``family`` against a source's rows that arrive inside ``lender``'s rows of
+    the same source: ``index`` their positions in the lender's packed buffer (flattened
+    rows x heads), None where the lender's buffer is the whole shard (a strided view)."""
+
+    lender: int
+    family: int
+    calls: tuple[Call, ...]
+    rows: int  # leading rows of ``family`` the calls read
+    index: Tensor | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,6 +154,7 @@ def build(pattern, n: int, heads: int, ordering, world: int, rank: int, layout: 
     orders: list = []
     local: list[Call] = []
     spanning: dict[tuple[int, ...], list[int]] = {}
+    spanning_parts = 0  # of the whole plan (every rank counts the same)
     for bi, branch in enumerate(plan.branches):
         index = gather_index(ordering, branch, n, cpu) if ordering is not None else None
         order = None
@@ -173,6 +190,7 @@ def build(pattern, n: int, heads: int, ordering, world: int, rank: int, layout: 
             ranks = _spanning_ranks(part, c, world, layout, rank)
             if ranks is None or order is not None:
                 return None
+            spanning_parts += 1
             if not ranks:
                 continue  # no segment of this family touches this rank
             r = part.q_rate
@@ -181,25 +199,90 @@ def build(pattern, n: int, heads: int, ordering, world: int, rank: int, layout: 
             families.append(Family(bi, view, part.weight))
             local.append(Call(len(families) - 1, causal=causal))
             spanning.setdefault(ranks, []).append(len(families) - 1)
-    rings = []
-    for ranks in sorted(spanning):
-        fams = tuple(spanning[ranks])
-        pos = ranks.index(rank)
-        steps = tuple(
-            tuple(call for f in fams
-                  for call in _ring_calls(f, families[f].view, rank, ranks[(pos - step) % len(ranks)], causal, layout))
-            for step in range(1, len(ranks)))
-        send_rows = recv_rows = None
-        if causal:  # only the rows each receiver's calls read: a leading run of the family's rows
-            m = len(ranks)
-            recv_rows = tuple(tuple(_leading_rows(steps[s - 1], f, families[f].view) for f in fams)
-                              for s in range(1, m))
-            send_rows = tuple(
-                tuple(_leading_rows(_ring_calls(f, families[f].view, ranks[(pos + s) % m], rank, causal, layout), f,
-                                    families[f].view) for f in fams)
-                for s in range(1, m))
-        rings.append(RingPlan(ranks, fams, steps, send_rows, recv_rows))
+    rings = [RingPlan(ranks, tuple(spanning[ranks]), ()) for ranks in sorted(spanning)]
+    rings = _borrow(rings, families, rank, local_len, heads, causal, layout, direct=causal or spanning_parts > 1)
     return Schedule(plan.combine, tuple(families), tuple(orders), tuple(local), tuple(rings))
+
+
+def _borrow(rings: list[RingPlan], families: list[Family], rank: int, local_len: int, heads: int, causal: bool,
+            layout: str, direct: bool) -> list[RingPlan]:
+    """Steps of every ring, and no (row, head) sent twice to a rank.
+
+    A family's rows from a source are not sent where another family (earlier in one order
+    every rank shares: larger families first, then by ring and place) already brings a superset
+    of them from that source to this rank: its calls run on that family's buffer
+    (``Borrowed``), and their key/value gradients travel back in its gradient carrier. (Dilated
+    patterns: the residue of rate 4 inside that of rate 2 inside the whole shard.) A ring
+    can only skip where rings are ``direct`` (every ring of a plan with several spanning
+    families, or under a causal mask: every rank decides alike): per step, only the leading
+    rows of each family its receiver reads (``loop.run_forward_direct``)."""
+    views = {f: families[f].view for r in rings for f in r.families}
+    # larger families first (a superset precedes its subsets); every rank orders alike
+    order = {f: (-_rows(families[f].view), r.ranks, i) for r in rings for i, f in enumerate(r.families)}
+    ids = torch.arange(local_len * heads).view(1, local_len, heads, 1)
+
+    def calls(f: int, receiver: int, source: int) -> list[Call]:
+        return _ring_calls(f, views[f], receiver, source, causal, layout)
+
+    def held(f: int, receiver: int, source: int) -> Tensor:
+        """Flat (row, head) ids of ``source``'s shard that ``f``'s calls at ``receiver`` read,
+        in the order of the family's packed rows."""
+        lead = _leading_rows(calls(f, receiver, source), f, views[f])
+        return rows_view(ids, views[f], keys=True)[:, :, :, :, :lead].flatten()
+
+    def lender(f: int, receiver: int, source: int) -> int | None:
+        need = held(f, receiver, source)
+        if len(need) == 0:
+            return None
+        for g in sorted(order, key=order.get):
+            r = next(r for r in rings if g in r.families)
+            if order[g] >= order[f]:
+                return None
+            if receiver in r.ranks and source in r.ranks:
+                have = torch.zeros(local_len * heads, dtype=torch.bool)
+                have[held(g, receiver, source)] = True
+                if bool(have[need].all()):
+                    return g
+        return None
+
+    whole = torch.empty(1, local_len, heads, 1)
+    lent = [[[] for _ in range(len(r.ranks) - 1)] for r in rings]  # per ring, per step
+    plans = []
+    for ring in rings:
+        m, pos = len(ring.ranks), ring.ranks.index(rank)
+        source = [ring.ranks[(pos - s) % m] for s in range(1, m)]
+        dest = [ring.ranks[(pos + s) % m] for s in range(1, m)]
+        steps = [[c for f in ring.families for c in calls(f, rank, source[s])] for s in range(m - 1)]
+        recv = [[_leading_rows(steps[s], f, views[f]) for f in ring.families] for s in range(m - 1)]
+        send = [[_leading_rows(calls(f, dest[s], rank), f, views[f]) for f in ring.families] for s in range(m - 1)]
+        for i, f in enumerate(ring.families if direct else ()):
+            for s in range(m - 1):
+                if send[s][i] and lender(f, dest[s], rank) is not None:
+                    send[s][i] = 0
+                g = lender(f, rank, source[s]) if recv[s][i] else None
+                if g is None:
+                    continue
+                at = next(j for j, r in enumerate(rings) if g in r.families)
+                step = (rings[at].ranks.index(rank) - rings[at].ranks.index(source[s])) % len(rings[at].ranks)
+                index = None
+                if not (_covers(whole, views[g], keys=True) and
+                        _leading_rows(calls(g, rank, source[s]), g, views[g]) == views[g].k_count):
+                    slot = torch.full((local_len * heads,), -1, dtype=torch.long)  # f's rows in g's packed rows
+                    have = held(g, rank, source[s])
+                    slot[have] = torch.arange(len(have))
+                    index = slot[held(f, rank, source[s])]
+                lent[at][step - 1].append(Borrowed(g, f, tuple(c for c in steps[s] if c.family == f), recv[s][i],
+                                                   index))
+                recv[s][i] = 0
+        steps = [[c for c in steps[s] if recv[s][ring.families.index(c.family)]] for s in range(m - 1)]
+        plans.append(dataclasses.replace(
+            ring, steps=tuple(map(tuple, steps)), send_rows=tuple(map(tuple, send)) if direct else None,
+            recv_rows=tuple(map(tuple, recv)) if direct else None))
+    return [dataclasses.replace(p, lent=tuple(map(tuple, steps))) for p, steps in zip(plans, lent)]
+
+
+def _rows(view: StridedParts) -> int:
+    return view.segments * view.lanes * view.heads * view.k_count
 
 
 def _leading_rows(calls, family: int, view: StridedParts) -> int:
@@ -380,6 +463,23 @@ class Strategy:
             out[f] = (kk, vv)
         return out
 
+    def _raw(self, plan: RingPlan, bufs: list[Tensor], step: int, family: int) -> tuple[Tensor, Tensor]:
+        """A family's (keys, values) buffers as received at ``step`` (``_payload`` layout for a
+        relay ring, ``_rows_out`` for a direct one)."""
+        i = plan.families.index(family)
+        if plan.recv_rows is not None:  # only the families with rows at this step
+            i = sum(1 for r in plan.recv_rows[step - 1][:i] if r)
+        return bufs[2 * i], bufs[2 * i + 1]
+
+    def _borrowed(self, b: Borrowed, raw: Tensor) -> Tensor:
+        """The borrower's 6-D key (value) view from the lender's buffer ``raw``."""
+        view = self.s.families[b.family].view
+        if b.index is None:  # the lender's buffer is a whole shard
+            return rows_view(raw, view, keys=True)[:, :, :, :, :b.rows]
+        n, d = raw.shape[0], raw.shape[-1]
+        picked = raw.reshape(n, -1, d).index_select(1, b.index.to(raw.device))
+        return picked.view(n, view.segments, view.lanes, view.heads, b.rows, d)
+
     def _attend(self, call: Call, q6: Tensor, k6: Tensor, v6: Tensor):
         mask, ok = _fix_empty_rows(call.mask if call.mask is None else call.mask.to(q6.device))
         o, lse = self.forward_kernel(_flat(q6), _flat(k6), _flat(v6), self.scale, call.causal, mask)
@@ -425,6 +525,13 @@ class Strategy:
             qb = inputs[fams[call.family].branch][0]
             return _sel(rows_view(qb, fams[call.family].view, keys=False), call, call.q_rows)
 
+        def lent(plan: RingPlan, step: int, bufs: list[Tensor]) -> None:
+            """Calls of other families on rows that arrived in this step's buffers."""
+            for b in plan.lent[step - 1]:
+                kf, vf = (self._borrowed(b, t) for t in self._raw(plan, bufs, step, b.lender))
+                for call in b.calls:
+                    attend(call, kf, vf)
+
         def attend(call: Call, kf: Tensor, vf: Tensor) -> None:
             """The call against the family's keys/values ``kf``/``vf`` (all their rows), in tiles."""
             for tile in _tiles(call, fams[call.family].view.q_count, kf.shape[4], split_keys=False):
@@ -454,11 +561,13 @@ class Strategy:
                 kv = self._unpack(plan, buf, k)
                 for call in plan.steps[step - 1]:
                     attend(call, *kv[call.family])
+                lent(plan, step, buf)
             if plan.send_rows is not None:  # direct
                 def compute_rows(step: int, bufs: list[Tensor], plan=plan) -> None:
                     kv = self._unpack_rows(plan, bufs, plan.recv_rows[step - 1])
                     for call in plan.steps[step - 1]:
                         attend(call, *kv[call.family])
+                    lent(plan, step, bufs)
 
                 loop.run_forward_direct(ring, lambda s, plan=plan: self._rows_out(plan, k, v, plan.send_rows[s - 1]),
                                         lambda s, plan=plan: self._rows_in(plan, k, plan.recv_rows[s - 1]),
@@ -561,6 +670,14 @@ class Strategy:
                 _sel(gk, tile, tile.k_rows).add_(dk)
                 _sel(gv, tile, tile.k_rows).add_(dv)
                 del dk, dv
+        def accumulate(call: Call, kf: Tensor, vf: Tensor, gk: Tensor, gv: Tensor) -> None:
+            """The call's dq, and its dk/dv into ``gk``/``gv`` (views of the family's keys)."""
+            for tile in _tiles(call, fams[call.family].view.q_count, kf.shape[4]):
+                dk, dv = grad_kernel(tile, _sel(kf, tile, tile.k_rows), _sel(vf, tile, tile.k_rows))
+                _sel(gk, tile, tile.k_rows).add_(dk)
+                _sel(gv, tile, tile.k_rows).add_(dv)
+                del dk, dv
+
         for ring, plan, first in zip(rings, self.s.rings, pending):
             direct = plan.send_rows is not None
 
@@ -572,13 +689,20 @@ class Strategy:
                     kv = self._unpack(plan, bufs, k)
                     carriers = self._unpack(plan, grad, k)
                 for call in plan.steps[step - 1]:
-                    kk, vv = kv[call.family]
-                    gk, gv = carriers[call.family]
-                    for tile in _tiles(call, fams[call.family].view.q_count, kk.shape[4]):
-                        dk, dv = grad_kernel(tile, _sel(kk, tile, tile.k_rows), _sel(vv, tile, tile.k_rows))
-                        _sel(gk, tile, tile.k_rows).add_(dk)
-                        _sel(gv, tile, tile.k_rows).add_(dv)
-                        del dk, dv
+                    accumulate(call, *kv[call.family], *carriers[call.family])
+                for b in plan.lent[step - 1]:  # other families' calls on rows in these buffers
+                    kf, vf = (self._borrowed(b, t) for t in self._raw(plan, bufs, step, b.lender))
+                    gkr, gvr = self._raw(plan, grad, step, b.lender)
+                    if b.index is None:
+                        gk, gv = self._borrowed(b, gkr), self._borrowed(b, gvr)
+                    else:
+                        gk, gv = torch.zeros(kf.shape, dtype=acc, device=q.device), torch.zeros_like(vf, dtype=acc)
+                    for call in b.calls:
+                        accumulate(call, kf, vf, gk, gv)
+                    if b.index is not None:  # into the lender's carrier, back to the source with it
+                        for carrier, g in ((gkr, gk), (gvr, gv)):
+                            carrier.view(carrier.shape[0], -1, carrier.shape[-1]).index_add_(
+                                1, b.index.to(q.device), g.reshape(g.shape[0], -1, g.shape[-1]))
 
             def absorb(home: dict) -> None:
                 """Gradients of this rank's rows, back from the ranks that used them."""

@@ -34,6 +34,11 @@ def _exact(world):
         dict(label="dilated head_groups causal", pattern=groups, n=n, heads=5, causal=True),
         dict(label="dilated head_groups", pattern=groups, n=n, heads=4),
         dict(label="dilated segment >= n", pattern=ringlib.Dilated([8, 4 * n], [2, 4]), n=n, heads=4, causal=True),
+        # spanning families nested in each other (rate 4 rows inside rate 2 rows inside whole
+        # shards): rows another family already brings are not sent again
+        dict(label="dilated nested spanning", pattern=ringlib.Dilated([L, 2 * L, n], [1, 2, 4]), n=n, heads=4),
+        dict(label="dilated nested spanning causal", pattern=ringlib.Dilated([L, 2 * L, n], [1, 2, 4]), n=n,
+             heads=4, causal=True),
         dict(label="dilated hilbert local", pattern=ringlib.Dilated([8, 16], [1, 2]), n=n, heads=3, causal=True,
              ordering="hilbert"),
         dict(label="dilated zigzag causal", pattern=ringlib.Dilated([8, 4 * n], [1, 2]), n=n, heads=2, causal=True,
