@@ -13,6 +13,14 @@ the chunks the ranks hold (``sharding.chunks``):
   contiguous buffer, and the buffer travels around a ring made of the ranks that share the
   segment. Dense attention is one family spanning all ranks: a classic ring.
 
+Rings come in two kinds (``ringlib.ring.loop``): a **relay** passes whole payloads from rank
+to rank (no causal mask, one spanning family: every rank needs every payload); a **direct**
+ring sends, at step s, straight to the rank s ahead only the leading rows of each family its
+queries read (under a causal mask: nothing to the ranks before, the first chunk only to a
+zigzag rank after) and skips a family's rows that another family already brings from the
+same rank (``_borrow``: the nested residues of dilated rates), so that no rank sends more
+than the pattern needs (``ringlib.ring.traffic``).
+
 Anything else (segments straddling a shard boundary, keys strided differently from queries
 across shards, orderings across shards) returns ``None`` and goes to ``ring.masked``.
 

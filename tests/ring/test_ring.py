@@ -65,7 +65,7 @@ def test_forward_and_gradients_equal_single_process(spawn, world):
         # on every rank and for every case: relay rings without a causal mask, direct rings
         # (only the rows the receiver reads) with one, pairwise exchanges in the masked strategy
         measured = [label for label, case in c.items() if "minimum" in case]
-        assert len(measured) >= 20
+        assert len(measured) >= 25
         for label in measured:
             assert c[label]["sent"] == c[label]["minimum"], (label, c[label]["sent"], c[label]["minimum"])
         # causal, contiguous: the last rank's keys are seen by no other rank; it sends only the
