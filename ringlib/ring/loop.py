@@ -84,7 +84,8 @@ def zeros_like_payload(payload, dtype: torch.dtype):
 # contiguous tensors, or None for nothing) straight to it, and receives into ``recv(s)``
 # (buffers, or None) the rows it needs of the rank s behind: exactly what
 # ``ringlib.ring.traffic`` counts as the least. Gradients of received rows go straight back
-# to their owner. Memory as the relay: two received payloads and two gradient carriers.
+# to their owner. Memory as the relay: two received payloads and one gradient carrier
+# while a step computes.
 
 
 def post_direct(ring: Ring, step: int, sends: list | None, bufs: list | None, what: str, tag: int = 0):
@@ -131,12 +132,15 @@ def run_backward_direct(ring: Ring, send, recv, contribute: Callable[[int, objec
     for step in range(1, ring.size):
         current = pending.wait()
         pending = post(step + 1) if step + 1 < ring.size else None
+        # the previous step's gradients are home before this step's carrier exists (as the
+        # relay waits for its carrier): two key/value payloads and one carrier at a time
+        settle(returning, step - 1)
+        returning = None
         grad = None
         if current is not None:
             grad = zeros(current)
             contribute(step, current, grad)
         current = None
-        settle(returning, step - 1)
         bufs = [torch.empty(shape, dtype=_acc(dtype), device=device)
                 for shape, dtype, device in sent.pop(step)] if step in sent else None
         # the gradient travels the other way: to the rank ``step`` behind, from the one ahead
