@@ -4,7 +4,8 @@ pattern needs (``ringlib.ring.traffic.minimum_bytes``), on CPU gloo ranks.
     python benchmarks/ring_traffic.py --seq 256 --worlds 2 4
 
 Prints a markdown table: per pattern and world size, the maximum over ranks of the bytes
-sent and of the minimum, and their ratio (1.00: nothing beyond what remote queries need).
+sent and of the minimum, the largest per-rank ratio sent / minimum (1.00: no rank sends
+anything beyond what remote queries need) and how many ranks send exactly their minimum.
 """
 
 from __future__ import annotations
@@ -21,14 +22,19 @@ import torch.multiprocessing as mp
 import ringlib
 from ringlib.ring import comm, traffic
 
-PATTERNS = {
-    "dense": (lambda n: ringlib.Dense(), False),
-    "dense causal": (lambda n: ringlib.Dense(), True),
-    "dilated lse": (lambda n: ringlib.Dilated([n // 4, n // 2, n], [1, 2, 4]), False),
-    "dilated lse (one spanning family)": (lambda n: ringlib.Dilated([n // 8, n], [1, 4]), False),
-    "dilated head_groups": (lambda n: ringlib.Dilated([n // 4, n // 2, n], [1, 2, 4], mixing="head_groups"), False),
+PATTERNS = {  # name: (pattern of the global length, causal, layout)
+    "dense": (lambda n: ringlib.Dense(), False, "contiguous"),
+    "dense causal": (lambda n: ringlib.Dense(), True, "contiguous"),
+    "dense causal zigzag": (lambda n: ringlib.Dense(), True, "zigzag"),
+    "dilated lse": (lambda n: ringlib.Dilated([n // 4, n // 2, n], [1, 2, 4]), False, "contiguous"),
+    "dilated lse causal": (lambda n: ringlib.Dilated([n // 4, n // 2, n], [1, 2, 4]), True, "contiguous"),
+    "dilated lse (one spanning family)": (lambda n: ringlib.Dilated([n // 8, n], [1, 4]), False, "contiguous"),
+    "dilated head_groups": (lambda n: ringlib.Dilated([n // 4, n // 2, n], [1, 2, 4], mixing="head_groups"), False,
+                            "contiguous"),
     "block-sparse local window": (lambda n: ringlib.BlockSparse("local_window", block_size=16, window_size=n // 8),
-                                  False),
+                                  False, "contiguous"),
+    "block-sparse local window causal": (
+        lambda n: ringlib.BlockSparse("local_window", block_size=16, window_size=n // 8), True, "contiguous"),
 }
 
 
@@ -46,13 +52,13 @@ def _rank(rank, world, init, args, queue):
     comm.Ring.exchange = counting
     local = args.seq // world
     rows = []
-    for name, (make, causal) in PATTERNS.items():
+    for name, (make, causal, layout) in PATTERNS.items():
         pattern = make(args.seq)
         q, k, v = (torch.randn(1, local, args.heads, 8, requires_grad=True) for _ in range(3))
         sent[0] = 0
-        ringlib.attention(q, k, v, pattern, causal=causal, group=dist.group.WORLD).sum().backward()
+        ringlib.attention(q, k, v, pattern, causal=causal, group=dist.group.WORLD, layout=layout).sum().backward()
         least = traffic.minimum_bytes(pattern, args.seq, args.heads, world, batch=1, head_dim=8, itemsize=4,
-                                      causal=causal)[rank]
+                                      causal=causal, layout=layout)[rank]
         rows.append((name, sent[0], least))
     queue.put((rank, rows))
     dist.barrier()
@@ -66,8 +72,8 @@ def main() -> None:
     parser.add_argument("--worlds", type=int, nargs="+", default=[2, 4])
     args = parser.parse_args()
     print(f"seq={args.seq} heads={args.heads} head_dim=8 float32, forward + backward; bytes per rank, max over ranks\n")
-    print("| pattern | P | sent (KiB) | least needed (KiB) | sent / least |")
-    print("|---|---|---|---|---|")
+    print("| pattern | P | sent (KiB) | least needed (KiB) | sent / least (worst rank) | ranks at their least |")
+    print("|---|---|---|---|---|---|")
     for world in args.worlds:
         queue = mp.get_context("spawn").Queue()
         with tempfile.TemporaryDirectory() as tmp:
@@ -77,8 +83,10 @@ def main() -> None:
         for i, (name, _, _) in enumerate(results[0]):
             sent = max(r[i][1] for r in results)
             least = max(r[i][2] for r in results)
-            ratio = f"{sent / least:.2f}" if least else ("1.00" if sent == 0 else "inf")
-            print(f"| {name} | {world} | {sent / 1024:.1f} | {least / 1024:.1f} | {ratio} |", flush=True)
+            ratios = [r[i][1] / r[i][2] if r[i][2] else (1.0 if r[i][1] == 0 else float("inf")) for r in results]
+            exact = sum(r[i][1] == r[i][2] for r in results)
+            print(f"| {name} | {world} | {sent / 1024:.1f} | {least / 1024:.1f} | {max(ratios):.2f} | "
+                  f"{exact} / {world} |", flush=True)
 
 
 if __name__ == "__main__":

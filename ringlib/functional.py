@@ -46,6 +46,9 @@ def attention(
     ``ringlib.dispatch`` says which kernel each runs, ``ringlib.kernel_options`` tunes them.
     """
     world = _world_size(group) if group is not None else 1
+    if world > 1 and torch.compiler.is_compiling():  # one operator; it checks its inputs when it runs
+        return ring.attention(q, k, v, pattern, group=group, causal=causal, scale=scale, ordering=ordering,
+                              dropout_p=dropout_p, dropout_seed=dropout_seed, backend=backend, layout=layout)
     try:
         validate(q, k, v, pattern, causal=causal, scale=scale, dropout_p=dropout_p, backend=backend,
                  world=world, dropout_seed=dropout_seed)

@@ -16,7 +16,8 @@ concatenated sequence that it holds. Two strategies, tried in the order
   ``backend="reference"``).
 
 Both merge partial results by log-sum-exp in float32 (``ringlib.lse``) and differentiate with
-a custom autograd function that recomputes block by block.
+a custom autograd function that recomputes block by block. Under ``torch.compile`` the same
+strategies run inside one custom operator per call (``ring.compiled``): no graph break.
 """
 
 from __future__ import annotations
@@ -60,14 +61,13 @@ def attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, group, causal: bool =
     with the same pattern and arguments. ``layout``: "contiguous" (rank r holds rows
     ``[r*L, (r+1)*L)``) or "zigzag" (see ``shard_sequence``; balances causal work).
     ``dropout_p > 0`` drops by position (``ringlib.dropout``) with ``dropout_seed``, or a
-    seed each rank draws from torch's generator (all ranks must agree: checked)."""
+    seed each rank draws from torch's generator (all ranks must agree: checked).
+    Under ``torch.compile`` the ring is one operator (``ring.compiled``): no graph break."""
     import torch.distributed as dist
 
     from ringlib import dispatch, run
     from ringlib.validation import validate
     from ringlib.orderings import validate_ordering
-    from ringlib.dropout import draw_seed
-    from ringlib.ring import blocks, comm, masked, strided
 
     world = 1 if group is None else dist.get_world_size(group)
     if world == 1:  # nothing to exchange: the single-process path
@@ -82,33 +82,76 @@ def attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, group, causal: bool =
                                 ordering=ordering, dropout_p=dropout_p, dropout_seed=dropout_seed)
         return run.local(route, q, k, v, pattern, scale=scale, causal=causal, ordering=ordering,
                          dropout_p=dropout_p, dropout_seed=dropout_seed)
-    with comm.before_ring(group):  # this rank's own errors stop the other ranks at once
-        timeout = comm.ring_timeout(group)
-        check_layout(layout)
-        validate(q, k, v, pattern, causal=causal, scale=scale, dropout_p=dropout_p, backend=backend, world=world,
-                 dropout_seed=dropout_seed)
-        validate_ordering(ordering)
-        if layout == "zigzag" and q.shape[1] % 2:
-            raise ValueError(f"layout='zigzag' needs an even shard length, got {q.shape[1]}")
-        scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
-        if dropout_p > 0.0 and dropout_seed is None:
-            dropout_seed = draw_seed()
-        fields = comm.describe(q, k, v, pattern, causal=causal, scale=scale, ordering=ordering, dropout_p=dropout_p,
-                               backend=backend, layout=layout, n=world * q.shape[1], dropout_seed=dropout_seed)
-    comm.check_inputs(group, fields, timeout)
-    rank = dist.get_rank(group)
-    n, heads = world * q.shape[1], q.shape[2]
+    if torch.compiler.is_compiling():
+        from ringlib.ring import compiled
+
+        return compiled.attention(q, k, v, pattern, group=group, causal=causal, scale=scale, ordering=ordering,
+                                  dropout_p=dropout_p, dropout_seed=dropout_seed, backend=backend, layout=layout)
+    strategy = prepare(q, k, v, pattern, group=group, causal=causal, scale=scale, ordering=ordering,
+                       dropout_p=dropout_p, dropout_seed=dropout_seed, backend=backend, layout=layout)
     q, k, v = (t.contiguous() for t in (q, k, v))
+    return _RingFunction.apply(q, k, v, strategy)
+
+
+def prepare(q: Tensor, k: Tensor, v: Tensor, pattern, *, group, causal: bool, scale: float | None, ordering,
+            dropout_p: float, dropout_seed: int | None, backend: str, layout: str, check: bool = True):
+    """The strategy of a call on a group of more than one rank. With ``check``: this rank's
+    argument checks (its errors stop the other ranks at once) and the ranks' agreement
+    (``comm.check_inputs``); a missing dropout seed is drawn. Without: only the strategy
+    (the seed must be given), for a backward or a compiler's shape pass."""
+    import torch.distributed as dist
+
+    from ringlib import dispatch
+    from ringlib.validation import validate
+    from ringlib.orderings import validate_ordering
+    from ringlib.dropout import draw_seed
+    from ringlib.ring import comm
+
+    world = dist.get_world_size(group)
+    if check:
+        with comm.before_ring(group):  # this rank's own errors stop the other ranks at once
+            timeout = comm.ring_timeout(group)
+            check_layout(layout)
+            validate(q, k, v, pattern, causal=causal, scale=scale, dropout_p=dropout_p, backend=backend,
+                     world=world, dropout_seed=dropout_seed)
+            validate_ordering(ordering)
+            if layout == "zigzag" and q.shape[1] % 2:
+                raise ValueError(f"layout='zigzag' needs an even shard length, got {q.shape[1]}")
+            if dropout_p > 0.0 and dropout_seed is None:
+                dropout_seed = draw_seed()
+            fields = comm.describe(q, k, v, pattern, causal=causal, scale=_scale(q, scale), ordering=ordering,
+                                   dropout_p=dropout_p, backend=backend, layout=layout, n=world * q.shape[1],
+                                   dropout_seed=dropout_seed)
+        comm.check_inputs(group, fields, timeout)
+    return strategy(pattern, dispatch.Call.of(q, k, v, world), group=group, causal=causal, scale=_scale(q, scale),
+                    ordering=ordering, dropout_p=dropout_p, dropout_seed=dropout_seed, backend=backend,
+                    layout=layout)
+
+
+def _scale(q: Tensor, scale: float | None) -> float:
+    return q.shape[-1] ** -0.5 if scale is None else float(scale)
+
+
+def strategy(pattern, call, *, group, causal: bool, scale: float, ordering, dropout_p: float,
+             dropout_seed: int | None, backend: str, layout: str):
+    """The strategy ``ringlib.dispatch`` routes the call (``dispatch.Call``) to: strided where
+    its schedule fits the shards, else masked (block-sparse layouts through ``ring.blocks``).
+    Builds cached schedules only; nothing is communicated."""
+    import torch.distributed as dist
+
+    from ringlib import dispatch
+    from ringlib.ring import blocks, masked, strided
+
+    world, rank = dist.get_world_size(group), dist.get_rank(group)
+    n, heads = world * call.length, call.heads
     key = (pattern, n, heads, ordering, world, rank, layout, causal)
-    route = dispatch.choose(pattern, dispatch.Call.of(q, k, v, world), backend=backend, causal=causal,
-                            ordering=ordering, dropout_p=dropout_p, layout=layout)
+    route = dispatch.choose(pattern, call, backend=backend, causal=causal, ordering=ordering, dropout_p=dropout_p,
+                            layout=layout)
     schedule = strided.build(*key) if "strided" in route.ring else None
     if schedule is not None:
-        strategy = strided.Strategy(schedule, group, scale, math=route.math)
-    else:
-        use_blocks = "blocks" in route.ring and blocks.applies(pattern, n, world, layout)
-        builder = blocks.build if use_blocks else masked.build
-        strategy = masked.Strategy(lambda r: builder(pattern, n, heads, ordering, world, r, layout, causal),
-                                   pattern.combine, group, scale, math=route.math,
-                                   dropout=(float(dropout_p), dropout_seed) if dropout_p > 0.0 else None)
-    return _RingFunction.apply(q, k, v, strategy)
+        return strided.Strategy(schedule, group, scale, math=route.math)
+    use_blocks = "blocks" in route.ring and blocks.applies(pattern, n, world, layout)
+    builder = blocks.build if use_blocks else masked.build
+    return masked.Strategy(lambda r: builder(pattern, n, heads, ordering, world, r, layout, causal),
+                           pattern.combine, group, scale, math=route.math,
+                           dropout=(float(dropout_p), dropout_seed) if dropout_p > 0.0 else None)

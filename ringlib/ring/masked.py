@@ -147,6 +147,15 @@ class Strategy:
         visit(self.ring.pos, own, [t.view(t.shape[0], -1, t.shape[-1]) for t in (k, v)])
         pairwise.run_forward(self.schedule(k), k, v, visit)
 
+    def saved_specs(self, shape: tuple[int, ...], dtype: torch.dtype) -> list[tuple[tuple[int, ...], torch.dtype]]:
+        """Shapes and dtypes of what ``forward`` saves for the backward (for a compiler)."""
+        acc = torch.float64 if dtype == torch.float64 else torch.float32
+        b, n, h, d = shape
+        if self.combine == "lse":
+            return [((b, n, h), acc)]
+        return [((b, len(p.heads), n, d), dtype) for p in self.parts] + \
+            [((b, len(p.heads), n), acc) for p in self.parts]
+
     def forward(self, q: Tensor, k: Tensor, v: Tensor):
         acc = torch.float64 if q.dtype == torch.float64 else torch.float32
         b, n, h, d = q.shape

@@ -13,6 +13,14 @@ the chunks the ranks hold (``sharding.chunks``):
   contiguous buffer, and the buffer travels around a ring made of the ranks that share the
   segment. Dense attention is one family spanning all ranks: a classic ring.
 
+Rings come in two kinds (``ringlib.ring.loop``): a **relay** passes whole payloads from rank
+to rank (no causal mask, one spanning family: every rank needs every payload); a **direct**
+ring sends, at step s, straight to the rank s ahead only the leading rows of each family its
+queries read (under a causal mask: nothing to the ranks before, the first chunk only to a
+zigzag rank after) and skips a family's rows that another family already brings from the
+same rank (``_borrow``: the nested residues of dilated rates), so that no rank sends more
+than the pattern needs (``ringlib.ring.traffic``).
+
 Anything else (segments straddling a shard boundary, keys strided differently from queries
 across shards, orderings across shards) returns ``None`` and goes to ``ring.masked``.
 
@@ -71,6 +79,27 @@ class RingPlan:
     ranks: tuple[int, ...]
     families: tuple[int, ...]  # spanning families whose rows the buffer carries, in order
     steps: tuple[tuple[Call, ...], ...]  # calls at ring step s = index + 1
+    # causal: a direct ring (``loop.run_forward_direct``); per step, per family, how many
+    # leading rows of the family this rank sends to the rank s ahead / receives from the one
+    # s behind (0: none); None: a relay ring, whole payloads
+    send_rows: tuple[tuple[int, ...], ...] | None = None
+    recv_rows: tuple[tuple[int, ...], ...] | None = None
+    # per step: calls of families of other rings (or of this one) whose rows from this step's
+    # source are all inside a family's rows this ring brings (``_borrow``)
+    lent: tuple[tuple["Borrowed", ...], ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class Borrowed:
+    """Calls of ``family`` against a source's rows that arrive inside ``lender``'s rows of
+    the same source: ``index`` their positions in the lender's packed buffer (flattened
+    rows x heads), None where the lender's buffer is the whole shard (a strided view)."""
+
+    lender: int
+    family: int
+    calls: tuple[Call, ...]
+    rows: int  # leading rows of ``family`` the calls read
+    index: Tensor | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,6 +162,7 @@ def build(pattern, n: int, heads: int, ordering, world: int, rank: int, layout: 
     orders: list = []
     local: list[Call] = []
     spanning: dict[tuple[int, ...], list[int]] = {}
+    spanning_parts = 0  # of the whole plan (every rank counts the same)
     for bi, branch in enumerate(plan.branches):
         index = gather_index(ordering, branch, n, cpu) if ordering is not None else None
         order = None
@@ -168,6 +198,7 @@ def build(pattern, n: int, heads: int, ordering, world: int, rank: int, layout: 
             ranks = _spanning_ranks(part, c, world, layout, rank)
             if ranks is None or order is not None:
                 return None
+            spanning_parts += 1
             if not ranks:
                 continue  # no segment of this family touches this rank
             r = part.q_rate
@@ -176,16 +207,98 @@ def build(pattern, n: int, heads: int, ordering, world: int, rank: int, layout: 
             families.append(Family(bi, view, part.weight))
             local.append(Call(len(families) - 1, causal=causal))
             spanning.setdefault(ranks, []).append(len(families) - 1)
-    rings = []
-    for ranks in sorted(spanning):
-        fams = tuple(spanning[ranks])
-        pos = ranks.index(rank)
-        steps = tuple(
-            tuple(call for f in fams
-                  for call in _ring_calls(f, families[f].view, rank, ranks[(pos - step) % len(ranks)], causal, layout))
-            for step in range(1, len(ranks)))
-        rings.append(RingPlan(ranks, fams, steps))
+    rings = [RingPlan(ranks, tuple(spanning[ranks]), ()) for ranks in sorted(spanning)]
+    rings = _borrow(rings, families, rank, local_len, heads, causal, layout, direct=causal or spanning_parts > 1)
     return Schedule(plan.combine, tuple(families), tuple(orders), tuple(local), tuple(rings))
+
+
+def _borrow(rings: list[RingPlan], families: list[Family], rank: int, local_len: int, heads: int, causal: bool,
+            layout: str, direct: bool) -> list[RingPlan]:
+    """Steps of every ring, and no (row, head) sent twice to a rank.
+
+    A family's rows from a source are not sent where another family (earlier in one order
+    every rank shares: larger families first, then by ring and place) already brings a superset
+    of them from that source to this rank: its calls run on that family's buffer
+    (``Borrowed``), and their key/value gradients travel back in its gradient carrier. (Dilated
+    patterns: the residue of rate 4 inside that of rate 2 inside the whole shard.) A ring
+    can only skip where rings are ``direct`` (every ring of a plan with several spanning
+    families, or under a causal mask: every rank decides alike): per step, only the leading
+    rows of each family its receiver reads (``loop.run_forward_direct``)."""
+    views = {f: families[f].view for r in rings for f in r.families}
+    # larger families first (a superset precedes its subsets); every rank orders alike
+    order = {f: (-_rows(families[f].view), r.ranks, i) for r in rings for i, f in enumerate(r.families)}
+    ids = torch.arange(local_len * heads).view(1, local_len, heads, 1)
+
+    def calls(f: int, receiver: int, source: int) -> list[Call]:
+        return _ring_calls(f, views[f], receiver, source, causal, layout)
+
+    def held(f: int, receiver: int, source: int) -> Tensor:
+        """Flat (row, head) ids of ``source``'s shard that ``f``'s calls at ``receiver`` read,
+        in the order of the family's packed rows."""
+        lead = _leading_rows(calls(f, receiver, source), f, views[f])
+        return rows_view(ids, views[f], keys=True)[:, :, :, :, :lead].flatten()
+
+    def lender(f: int, receiver: int, source: int) -> int | None:
+        need = held(f, receiver, source)
+        if len(need) == 0:
+            return None
+        for g in sorted(order, key=order.get):
+            r = next(r for r in rings if g in r.families)
+            if order[g] >= order[f]:
+                return None
+            if receiver in r.ranks and source in r.ranks:
+                have = torch.zeros(local_len * heads, dtype=torch.bool)
+                have[held(g, receiver, source)] = True
+                if bool(have[need].all()):
+                    return g
+        return None
+
+    whole = torch.empty(1, local_len, heads, 1)
+    lent = [[[] for _ in range(len(r.ranks) - 1)] for r in rings]  # per ring, per step
+    plans = []
+    for ring in rings:
+        m, pos = len(ring.ranks), ring.ranks.index(rank)
+        source = [ring.ranks[(pos - s) % m] for s in range(1, m)]
+        dest = [ring.ranks[(pos + s) % m] for s in range(1, m)]
+        steps = [[c for f in ring.families for c in calls(f, rank, source[s])] for s in range(m - 1)]
+        recv = [[_leading_rows(steps[s], f, views[f]) for f in ring.families] for s in range(m - 1)]
+        send = [[_leading_rows(calls(f, dest[s], rank), f, views[f]) for f in ring.families] for s in range(m - 1)]
+        for i, f in enumerate(ring.families if direct else ()):
+            for s in range(m - 1):
+                if send[s][i] and lender(f, dest[s], rank) is not None:
+                    send[s][i] = 0
+                g = lender(f, rank, source[s]) if recv[s][i] else None
+                if g is None:
+                    continue
+                at = next(j for j, r in enumerate(rings) if g in r.families)
+                step = (rings[at].ranks.index(rank) - rings[at].ranks.index(source[s])) % len(rings[at].ranks)
+                index = None
+                if not (_covers(whole, views[g], keys=True) and
+                        _leading_rows(calls(g, rank, source[s]), g, views[g]) == views[g].k_count):
+                    slot = torch.full((local_len * heads,), -1, dtype=torch.long)  # f's rows in g's packed rows
+                    have = held(g, rank, source[s])
+                    slot[have] = torch.arange(len(have))
+                    index = slot[held(f, rank, source[s])]
+                lent[at][step - 1].append(Borrowed(g, f, tuple(c for c in steps[s] if c.family == f), recv[s][i],
+                                                   index))
+                recv[s][i] = 0
+        steps = [[c for c in steps[s] if recv[s][ring.families.index(c.family)]] for s in range(m - 1)]
+        plans.append(dataclasses.replace(
+            ring, steps=tuple(map(tuple, steps)), send_rows=tuple(map(tuple, send)) if direct else None,
+            recv_rows=tuple(map(tuple, recv)) if direct else None))
+    return [dataclasses.replace(p, lent=tuple(map(tuple, steps))) for p, steps in zip(plans, lent)]
+
+
+def _rows(view: StridedParts) -> int:
+    return view.segments * view.lanes * view.heads * view.k_count
+
+
+def _leading_rows(calls, family: int, view: StridedParts) -> int:
+    """Rows ``[0, r)`` of a family's keys that ``calls`` read (their key ranges start at 0)."""
+    ends = [view.k_count if c.k_rows[1] is None else c.k_rows[1] for c in calls if c.family == family]
+    if any(c.k_rows[0] for c in calls if c.family == family):
+        return view.k_count
+    return max(ends, default=0)
 
 
 def _spanning_ranks(part: StridedParts, c: int, world: int, layout: str, rank: int):
@@ -235,17 +348,20 @@ def _covers(x: Tensor, view: StridedParts, keys: bool) -> bool:
 BACKWARD_TILES = 4
 """The backward splits each call's query rows and key rows into this many tiles (of at
 least ``MIN_TILE`` rows): the kernel's dQ/dK/dV then take a fraction of a shard each,
-instead of three shards on top of the gradient accumulators."""
+instead of three shards on top of the gradient accumulators. The forward splits the query
+rows alike: its kernel output is a quarter shard before it merges into the accumulator."""
 MIN_TILE = 128
 
 
-def _tiles(call: Call, nq: int, nk: int):
+def _tiles(call: Call, nq: int, nk: int, split_keys: bool = True):
     """``call`` as query x key tiles with the same result (tiles without a visible key are
-    skipped; a causal call is cut on equal tiles: diagonal causal, below full, above none)."""
+    skipped; a causal call is cut on equal tiles: diagonal causal, below full, above none).
+    ``split_keys=False``: query tiles only, unless the call is causal (the forward: its
+    kernel's output is query-sized, and each tile is one more LSE merge)."""
     q0, q1 = call.q_rows[0], nq if call.q_rows[1] is None else call.q_rows[1]
     k0, k1 = call.k_rows[0], nk if call.k_rows[1] is None else call.k_rows[1]
     tq = max(MIN_TILE, -(-(q1 - q0) // BACKWARD_TILES))
-    tk = max(MIN_TILE, -(-(k1 - k0) // BACKWARD_TILES))
+    tk = max(MIN_TILE, -(-(k1 - k0) // BACKWARD_TILES)) if split_keys or call.causal else max(1, k1 - k0)
     if (q1 - q0 <= tq and k1 - k0 <= tk) or (call.causal and (q1 - q0 != k1 - k0)):
         yield call
         return
@@ -318,6 +434,60 @@ class Strategy:
             out[f] = (kk, vv)
         return out
 
+    def _rows_out(self, plan: RingPlan, k: Tensor, v: Tensor, rows: tuple[int, ...]) -> list[Tensor] | None:
+        """A direct ring's send: the leading ``rows`` of each family (``k``/``v`` themselves
+        where that is all of them), or None when nothing is needed."""
+        out = []
+        for f, r in zip(plan.families, rows):
+            view = self.s.families[f].view
+            if r == view.k_count and _covers(k, view, keys=True):
+                out += [k, v]
+            elif r:
+                out += [rows_view(x, view, keys=True)[:, :, :, :, :r].contiguous() for x in (k, v)]
+        return out or None
+
+    def _rows_in(self, plan: RingPlan, k: Tensor, rows: tuple[int, ...]) -> list[Tensor] | None:
+        """Buffers for what ``_rows_out`` of the sending rank gives."""
+        out = []
+        for f, r in zip(plan.families, rows):
+            view = self.s.families[f].view
+            if r == view.k_count and _covers(k, view, keys=True):
+                out += [torch.empty_like(k), torch.empty_like(k)]
+            elif r:
+                shape = (*rows_view(k, view, keys=True).shape[:4], r, k.shape[-1])
+                out += [k.new_empty(shape), k.new_empty(shape)]
+        return out or None
+
+    def _unpack_rows(self, plan: RingPlan, bufs: list[Tensor], rows: tuple[int, ...]) -> dict:
+        """Buffers laid out as ``_rows_out`` -> per family, (keys, values) as 6-D family views."""
+        out, i = {}, 0
+        for f, r in zip(plan.families, rows):
+            if not r:
+                continue
+            kk, vv = bufs[i], bufs[i + 1]
+            i += 2
+            if kk.dim() == 4:  # whole tensors
+                kk, vv = (rows_view(t, self.s.families[f].view, keys=True) for t in (kk, vv))
+            out[f] = (kk, vv)
+        return out
+
+    def _raw(self, plan: RingPlan, bufs: list[Tensor], step: int, family: int) -> tuple[Tensor, Tensor]:
+        """A family's (keys, values) buffers as received at ``step`` (``_payload`` layout for a
+        relay ring, ``_rows_out`` for a direct one)."""
+        i = plan.families.index(family)
+        if plan.recv_rows is not None:  # only the families with rows at this step
+            i = sum(1 for r in plan.recv_rows[step - 1][:i] if r)
+        return bufs[2 * i], bufs[2 * i + 1]
+
+    def _borrowed(self, b: Borrowed, raw: Tensor) -> Tensor:
+        """The borrower's 6-D key (value) view from the lender's buffer ``raw``."""
+        view = self.s.families[b.family].view
+        if b.index is None:  # the lender's buffer is a whole shard
+            return rows_view(raw, view, keys=True)[:, :, :, :, :b.rows]
+        n, d = raw.shape[0], raw.shape[-1]
+        picked = raw.reshape(n, -1, d).index_select(1, b.index.to(raw.device))
+        return picked.view(n, view.segments, view.lanes, view.heads, b.rows, d)
+
     def _attend(self, call: Call, q6: Tensor, k6: Tensor, v6: Tensor):
         mask, ok = _fix_empty_rows(call.mask if call.mask is None else call.mask.to(q6.device))
         o, lse = self.forward_kernel(_flat(q6), _flat(k6), _flat(v6), self.scale, call.causal, mask)
@@ -326,6 +496,15 @@ class Strategy:
             o = o * ok.unsqueeze(-1)
             lse = lse.masked_fill(~ok, float("-inf"))
         return o, lse
+
+    def saved_specs(self, shape: tuple[int, ...], dtype: torch.dtype) -> list[tuple[tuple[int, ...], torch.dtype]]:
+        """Shapes and dtypes of what ``forward`` saves for the backward (for a compiler)."""
+        acc = torch.float64 if dtype == torch.float64 else torch.float32
+        if self.s.combine == "lse":
+            return [(tuple(shape[:-1]), acc)]
+        like = torch.empty(shape, dtype=dtype, device="meta")
+        views = [tuple(rows_view(like, f.view, keys=False).shape) for f in self.s.families]
+        return [(v, dtype) for v in views] + [(v[:-1], acc) for v in views]
 
     # -- forward ---------------------------------------------------------------------------
 
@@ -354,22 +533,33 @@ class Strategy:
             qb = inputs[fams[call.family].branch][0]
             return _sel(rows_view(qb, fams[call.family].view, keys=False), call, call.q_rows)
 
+        def lent(plan: RingPlan, step: int, bufs: list[Tensor]) -> None:
+            """Calls of other families on rows that arrived in this step's buffers."""
+            for b in plan.lent[step - 1]:
+                kf, vf = (self._borrowed(b, t) for t in self._raw(plan, bufs, step, b.lender))
+                for call in b.calls:
+                    attend(call, kf, vf)
+
+        def attend(call: Call, kf: Tensor, vf: Tensor) -> None:
+            """The call against the family's keys/values ``kf``/``vf`` (all their rows), in tiles."""
+            for tile in _tiles(call, fams[call.family].view.q_count, kf.shape[4], split_keys=False):
+                merge(tile, *self._attend(tile, queries(tile), _sel(kf, tile, tile.k_rows),
+                                          _sel(vf, tile, tile.k_rows)))
+
         rings = [comm.Ring(r.ranks, self.group) for r in self.s.rings]
         # a ring's first transfer is posted when the ring before it is on its last step (the
         # first ring's before the local work): one receive buffer of a later ring at a time
         pending = [None] * len(rings)
 
         def start(i: int) -> None:
-            if i < len(rings) and pending[i] is None:
+            if i < len(rings) and pending[i] is None and self.s.rings[i].send_rows is None:
                 pending[i] = rings[i].post_all(self._payload(self.s.rings[i], k, v), "keys/values")
 
         start(0)
         for call in self.s.local:
             _, kb, vb = inputs[fams[call.family].branch]
             view = fams[call.family].view
-            merge(call, *self._attend(call, queries(call),
-                                      _sel(rows_view(kb, view, keys=True), call, call.k_rows),
-                                      _sel(rows_view(vb, view, keys=True), call, call.k_rows)))
+            attend(call, rows_view(kb, view, keys=True), rows_view(vb, view, keys=True))
         for i, (ring, plan) in enumerate(zip(rings, self.s.rings)):
             start(i)
 
@@ -378,9 +568,19 @@ class Strategy:
                     start(i + 1)
                 kv = self._unpack(plan, buf, k)
                 for call in plan.steps[step - 1]:
-                    kk, vv = kv[call.family]
-                    merge(call, *self._attend(call, queries(call), _sel(kk, call, call.k_rows),
-                                              _sel(vv, call, call.k_rows)))
+                    attend(call, *kv[call.family])
+                lent(plan, step, buf)
+            if plan.send_rows is not None:  # direct
+                def compute_rows(step: int, bufs: list[Tensor], plan=plan) -> None:
+                    kv = self._unpack_rows(plan, bufs, plan.recv_rows[step - 1])
+                    for call in plan.steps[step - 1]:
+                        attend(call, *kv[call.family])
+                    lent(plan, step, bufs)
+
+                loop.run_forward_direct(ring, lambda s, plan=plan: self._rows_out(plan, k, v, plan.send_rows[s - 1]),
+                                        lambda s, plan=plan: self._rows_in(plan, k, plan.recv_rows[s - 1]),
+                                        compute_rows)
+                continue
             first, pending[i] = pending[i], False
             loop.run_forward(ring, first, compute)
         pending = first = None
@@ -466,7 +666,8 @@ class Strategy:
             return dk.view(k6.shape), dv.view(v6.shape)
 
         rings = [comm.Ring(r.ranks, self.group) for r in self.s.rings]
-        pending = [ring.post_all(self._payload(r, k, v), "keys/values") for ring, r in zip(rings, self.s.rings)]
+        pending = [ring.post_all(self._payload(r, k, v), "keys/values") if r.send_rows is None else None
+                   for ring, r in zip(rings, self.s.rings)]
         for call in self.s.local:
             f = fams[call.family]
             _, kb, vb = inputs[f.branch][:3]
@@ -477,25 +678,55 @@ class Strategy:
                 _sel(gk, tile, tile.k_rows).add_(dk)
                 _sel(gv, tile, tile.k_rows).add_(dv)
                 del dk, dv
-        for ring, plan, first in zip(rings, self.s.rings, pending):
-            def contribute(step: int, bufs: list[Tensor], grad: list[Tensor], plan=plan) -> None:
-                kv = self._unpack(plan, bufs, k)
-                carriers = self._unpack(plan, grad, k)
-                for call in plan.steps[step - 1]:
-                    kk, vv = kv[call.family]
-                    gk, gv = carriers[call.family]
-                    for tile in _tiles(call, fams[call.family].view.q_count, kk.shape[4]):
-                        dk, dv = grad_kernel(tile, _sel(kk, tile, tile.k_rows), _sel(vv, tile, tile.k_rows))
-                        _sel(gk, tile, tile.k_rows).add_(dk)
-                        _sel(gv, tile, tile.k_rows).add_(dv)
-                        del dk, dv
+        def accumulate(call: Call, kf: Tensor, vf: Tensor, gk: Tensor, gv: Tensor) -> None:
+            """The call's dq, and its dk/dv into ``gk``/``gv`` (views of the family's keys)."""
+            for tile in _tiles(call, fams[call.family].view.q_count, kf.shape[4]):
+                dk, dv = grad_kernel(tile, _sel(kf, tile, tile.k_rows), _sel(vf, tile, tile.k_rows))
+                _sel(gk, tile, tile.k_rows).add_(dk)
+                _sel(gv, tile, tile.k_rows).add_(dv)
+                del dk, dv
 
-            home = loop.run_backward(ring, first, contribute, lambda p: loop.zeros_like_payload(p, acc))
-            for f, (dk, dv) in self._unpack(plan, home, k).items():
-                gk, gv = grads[fams[f].branch][1:]
-                rows_view(gk, fams[f].view, keys=True).add_(dk)
-                rows_view(gv, fams[f].view, keys=True).add_(dv)
-            del home
+        for ring, plan, first in zip(rings, self.s.rings, pending):
+            direct = plan.send_rows is not None
+
+            def contribute(step: int, bufs: list[Tensor], grad: list[Tensor], plan=plan, direct=direct) -> None:
+                if direct:
+                    kv = self._unpack_rows(plan, bufs, plan.recv_rows[step - 1])
+                    carriers = self._unpack_rows(plan, grad, plan.recv_rows[step - 1])
+                else:
+                    kv = self._unpack(plan, bufs, k)
+                    carriers = self._unpack(plan, grad, k)
+                for call in plan.steps[step - 1]:
+                    accumulate(call, *kv[call.family], *carriers[call.family])
+                for b in plan.lent[step - 1]:  # other families' calls on rows in these buffers
+                    kf, vf = (self._borrowed(b, t) for t in self._raw(plan, bufs, step, b.lender))
+                    gkr, gvr = self._raw(plan, grad, step, b.lender)
+                    if b.index is None:
+                        gk, gv = self._borrowed(b, gkr), self._borrowed(b, gvr)
+                    else:
+                        gk, gv = torch.zeros(kf.shape, dtype=acc, device=q.device), torch.zeros_like(vf, dtype=acc)
+                    for call in b.calls:
+                        accumulate(call, kf, vf, gk, gv)
+                    if b.index is not None:  # into the lender's carrier, back to the source with it
+                        for carrier, g in ((gkr, gk), (gvr, gv)):
+                            carrier.view(carrier.shape[0], -1, carrier.shape[-1]).index_add_(
+                                1, b.index.to(q.device), g.reshape(g.shape[0], -1, g.shape[-1]))
+
+            def absorb(home: dict) -> None:
+                """Gradients of this rank's rows, back from the ranks that used them."""
+                for f, (dk, dv) in home.items():
+                    gk, gv = (rows_view(g, fams[f].view, keys=True) for g in grads[fams[f].branch][1:])
+                    gk[:, :, :, :, :dk.shape[4]].add_(dk)
+                    gv[:, :, :, :, :dv.shape[4]].add_(dv)
+
+            zeros = functools.partial(loop.zeros_like_payload, dtype=acc)
+            if direct:
+                loop.run_backward_direct(
+                    ring, lambda s, plan=plan: self._rows_out(plan, k, v, plan.send_rows[s - 1]),
+                    lambda s, plan=plan: self._rows_in(plan, k, plan.recv_rows[s - 1]), contribute, zeros,
+                    lambda s, back, plan=plan: absorb(self._unpack_rows(plan, back, plan.send_rows[s - 1])))
+            else:
+                absorb(self._unpack(plan, loop.run_backward(ring, first, contribute, zeros), k))
         pending = first = None
         for order, branch_grads in zip(self.s.orders, grads):
             if order is not None:  # back to the rank's row order

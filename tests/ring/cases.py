@@ -34,6 +34,11 @@ def _exact(world):
         dict(label="dilated head_groups causal", pattern=groups, n=n, heads=5, causal=True),
         dict(label="dilated head_groups", pattern=groups, n=n, heads=4),
         dict(label="dilated segment >= n", pattern=ringlib.Dilated([8, 4 * n], [2, 4]), n=n, heads=4, causal=True),
+        # spanning families nested in each other (rate 4 rows inside rate 2 rows inside whole
+        # shards): rows another family already brings are not sent again
+        dict(label="dilated nested spanning", pattern=ringlib.Dilated([L, 2 * L, n], [1, 2, 4]), n=n, heads=4),
+        dict(label="dilated nested spanning causal", pattern=ringlib.Dilated([L, 2 * L, n], [1, 2, 4]), n=n,
+             heads=4, causal=True),
         dict(label="dilated hilbert local", pattern=ringlib.Dilated([8, 16], [1, 2]), n=n, heads=3, causal=True,
              ordering="hilbert"),
         dict(label="dilated zigzag causal", pattern=ringlib.Dilated([8, 4 * n], [1, 2]), n=n, heads=2, causal=True,
@@ -61,8 +66,9 @@ def _exact(world):
         dict(label="block sparse per-head sum", n=n, heads=2,
              pattern=ringlib.BlockSparse(_random_layout(world * L // 4, 2, counts=True), block_size=4,
                                          normalization="per_block_sum")),
-        # shards of 256 rows: the backward kernels run in query x key tiles (MIN_TILE = 128)
+        # shards of 256 rows: the kernels run in query (x key) tiles (MIN_TILE = 128)
         dict(label="dense causal tiled", pattern=ringlib.Dense(), n=world * 256, heads=1, causal=True, batch=1, d=4),
+        dict(label="dense tiled", pattern=ringlib.Dense(), n=world * 256, heads=1, batch=1, d=4),
         dict(label="block sparse tiled", pattern=ringlib.BlockSparse("local_window", block_size=32, window_size=96),
              n=world * 256, heads=2, causal=True, batch=1, d=4),
         dict(kind="gather_roundtrip", label="gather zigzag", n=n, layout="zigzag"),
@@ -85,6 +91,13 @@ def _dropout(world):
              n=n, heads=2, causal=True, seed=9),
     ]
     return [dict(kind="dropout", p=0.3, **c) for c in cases]
+
+
+def _compiled(world):
+    n = world * L
+    patterns = [ringlib.Dense(), ringlib.Dilated([8, 16, 32], [1, 2, 4], mixing="head_groups"),
+                ringlib.BlockSparse("local_window", block_size=4, window_size=12)]
+    return [dict(kind="compiled", label="compiled model", n=n, patterns=patterns)]
 
 
 def _failures(world):
@@ -111,5 +124,5 @@ def _die_in_ring(world):
     return [dict(kind="fault", label="die in ring", how="die in ring")]
 
 
-CASES = {"exact": _exact, "dropout": _dropout, "failures": _failures, "mid_ring": _mid_ring, "faults before": _faults_before,
+CASES = {"exact": _exact, "compiled": _compiled, "dropout": _dropout, "failures": _failures, "mid_ring": _mid_ring, "faults before": _faults_before,
          "hang in ring": _hang_in_ring, "die in ring": _die_in_ring}

@@ -116,6 +116,70 @@ def dropout(case, group):
     return res
 
 
+class _Tiny(torch.nn.Module):
+    """Projections around several ring calls (one per pattern), summed: one compiled graph."""
+
+    def __init__(self, patterns, heads, d, dim, group, dropout_p=0.0):
+        super().__init__()
+        self.patterns, self.heads, self.d, self.group, self.dropout_p = patterns, heads, d, group, dropout_p
+        self.qkv = torch.nn.Linear(dim, 3 * heads * d, dtype=torch.float64)
+        self.out = torch.nn.Linear(heads * d, dim, dtype=torch.float64)
+
+    def forward(self, x, backend="auto"):
+        b, n, _ = x.shape
+        q, k, v = self.qkv(x).view(b, n, 3, self.heads, self.d).unbind(2)
+        y = sum(ringlib.attention(q, k, v, p, causal=True, group=self.group, backend=backend,
+                                  dropout_p=self.dropout_p) for p in self.patterns)
+        return self.out(y.flatten(2))
+
+
+def compiled(case, group):
+    """A module calling the ring, compiled with fullgraph=True (inductor): output, input and
+    parameter gradients against the eager ring and the float64 single-process reference;
+    graph breaks counted by ``torch._dynamo.explain``. Then a drawn dropout seed (aot_eager):
+    compiled and eager ring equal when torch is seeded alike."""
+    world, dim = dist.get_world_size(group), 8
+    torch.manual_seed(0)
+    model = _Tiny(case["patterns"], 2, 4, dim, group)
+    x, grad = _inputs(1, case["n"], 1, dim, torch.float64, 2)[:2]
+    x, grad = x.squeeze(2), grad.squeeze(2)
+    shard = functools.partial(sharding.shard_sequence, group=group)
+
+    def run(fn, xs, g, backend="auto", owner=model):
+        xs = xs.clone().requires_grad_()
+        out = fn(xs, backend) if backend != "auto" else fn(xs)
+        grads = torch.autograd.grad(out, [xs, *owner.parameters()], g)
+        return [out.detach(), *grads]
+
+    model.group = None
+    reference = run(model.forward, x, grad, "reference")  # one process, float64 reference backend
+    model.group = group
+    eager = run(model, shard(x), shard(grad))
+    torch._dynamo.reset()
+    fast = torch.compile(model, fullgraph=True)
+    got = run(fast, shard(x), shard(grad))
+    explained = torch._dynamo.explain(model)(shard(x))
+    res = {"graph_breaks": explained.graph_break_count, "graphs": explained.graph_count,
+           "ops": sum(str(node.target).startswith("ringlib.ring_attention") for gm in explained.graphs
+                      for node in gm.graph.nodes)}
+    for name, i in (("out", 0), ("dq", 1)):  # output and the input gradient: this rank's rows
+        res[name] = (got[i] - shard(reference[i])).abs().max().item()
+        res["eager_" + name] = (got[i] - eager[i]).abs().max().item()
+    for t in got[2:]:  # parameter gradients: this rank's share, summed over ranks
+        dist.all_reduce(t, group=group)
+    res["dk"] = max((a - b).abs().max().item() for a, b in zip(got[2:], reference[2:]))
+    drop = _Tiny([ringlib.Dense()], 2, 4, dim, group, dropout_p=0.3)
+    drop.load_state_dict(model.state_dict())
+    torch.manual_seed(11)
+    eager = run(drop, shard(x), shard(grad), owner=drop)
+    torch.manual_seed(11)
+    got = run(torch.compile(drop, fullgraph=True, backend="aot_eager"), shard(x), shard(grad), owner=drop)
+    res["dropout"] = max((a - b).abs().max().item() for a, b in zip(got, eager))
+    drop.dropout_p = 0.0
+    res["dropped"] = (got[0] - run(drop, shard(x), shard(grad), owner=drop)[0]).abs().max().item()  # dropout did act
+    return res
+
+
 def gather_roundtrip(case, group):
     x = torch.randn(2, case["n"], 3, 4, generator=torch.Generator().manual_seed(5)).requires_grad_()
     shard = sharding.shard_sequence(x.detach(), group, layout=case["layout"]).requires_grad_()
