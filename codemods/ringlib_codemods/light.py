@@ -211,7 +211,9 @@ class _Facts:
 
     def _may_be_old(self, node: ast.Import | ast.ImportFrom) -> bool:
         if isinstance(node, ast.ImportFrom):
-            return bool(node.level) or self.normalize(node.module or "") is not None
+            module = node.module or ""
+            return bool(node.level) or self.normalize(module) is not None or any(
+                self.normalize(f"{module}.{alias.name}") is not None for alias in node.names)
         return any(self.normalize(alias.name) is not None for alias in node.names)
 
     def _bind(self, name: str | None) -> None:
@@ -303,9 +305,10 @@ class _Facts:
             self._module_level(child)
 
 
-def light_resolution(analysis: "Analysis", source: str | bytes | None) -> LightResolution | None:
+def light_resolution(analysis: "Analysis", source: str | bytes | None,
+                     tree: ast.Module | None = None) -> LightResolution | None:
     """The light pass for ``analysis``'s module, or None where only libcst's full scope
-    analysis gives the right answer."""
+    analysis gives the right answer. ``tree``: ``source`` already parsed by ``ast``."""
     module, index = analysis.module, analysis.index
     scope = ModuleScope(set())
     bindings: dict[int, Binding] = {}
@@ -329,7 +332,7 @@ def light_resolution(analysis: "Analysis", source: str | bytes | None) -> LightR
             binding = Binding(names, path, alias, statement, scope, light_references=[])
             found.append((min(names_order[n] for n in names), position, binding))
     if not found:
-        return None
+        return _without_bindings(module, index, source, tree, scope, module_imports)
     found.sort(key=lambda item: (item[0], item[1]))
     binders: dict[str, Binding] = {}
     for _, _, binding in found:
@@ -340,10 +343,11 @@ def light_resolution(analysis: "Analysis", source: str | bytes | None) -> LightR
                 return None  # one name, two old paths: which one a use means depends on order
             binders[name] = binding
     first_names = frozenset(name.split(".")[0] for name in binders)
-    try:
-        tree = ast.parse(source if source is not None else module.bytes)
-    except (SyntaxError, ValueError):
-        return None
+    if tree is None:
+        try:
+            tree = ast.parse(source if source is not None else module.bytes)
+        except (SyntaxError, ValueError):
+            return None
     facts = _Facts(tree, index.normalize)
     if facts.old_imports != facts.module_old_imports:
         return None  # an old import inside a function or class: its own scope
@@ -359,6 +363,22 @@ def light_resolution(analysis: "Analysis", source: str | bytes | None) -> LightR
             return None  # a string annotation libcst would parse for uses
     scope.bound = facts.module_bound | facts.global_names
     return LightResolution(bindings, scope, module_imports, binders, facts)
+
+
+def _without_bindings(module: cst.Module, index, source, tree, scope: ModuleScope,
+                      module_imports: list[cst.Import]) -> LightResolution | None:
+    """A module that mentions the old package but binds no old name anywhere (strings,
+    comments, an import of an unknown old module): nothing to resolve."""
+    if tree is None:
+        try:
+            tree = ast.parse(source if source is not None else module.bytes)
+        except (SyntaxError, ValueError):
+            return None
+    facts = _Facts(tree, index.normalize)
+    if facts.old_imports:
+        return None
+    scope.bound = facts.module_bound | facts.global_names
+    return LightResolution({}, scope, module_imports, {}, facts)
 
 
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
