@@ -157,7 +157,10 @@ class Analysis:
     def import_module_path(self, node: cst.ImportFrom) -> str | None:
         """The absolute dotted module of a ``from`` import; relative ones by file location."""
         module = get_full_name_for_node(node.module) if node.module else ""
-        dots = len(node.relative)
+        return self.relative_module(len(node.relative), module)
+
+    def relative_module(self, dots: int, module: str) -> str | None:
+        """The absolute dotted module of ``from <dots><module> import``, by file location."""
         if not dots:
             return module
         if self._package is None:
