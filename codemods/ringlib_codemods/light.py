@@ -67,10 +67,12 @@ class LightResolution:
         self.binders = binders  # bound dotted name -> the binding its uses belong to
         self.functions = functions  # old imports inside functions
         self.local_first = functions.first_names if functions is not None else frozenset()
-        self.first_names = frozenset(name.split(".")[0] for name in binders) | self.local_first
+        self.module_first = frozenset(name.split(".")[0] for name in binders)
+        self.first_names = self.module_first | self.local_first
         self.facts = facts
         self._locals: LocalBindings | None = functions.locals if functions is not None else None
         self.seen: set[int] = set()  # id(import statement) visited so far
+        self.conflicts: frozenset[str] = frozenset()  # module-level names bound to two old paths
         self.failed = False
 
     def access(self, node: cst.Name, stack: Sequence[cst.CSTNode]):
@@ -91,10 +93,11 @@ class LightResolution:
             depth -= 1
         binders, key = self.binders, ()
         if node.value in self.local_first:
-            found = self._function_binders(stack)
-            if found is None:
+            found = self._function_binders(stack, node.value)
+            if found is not None:
+                key, binders = found
+            elif node.value not in self.module_first:
                 return None  # not bound where it is used: not an old reference
-            key, binders = found
         top = _top_attribute(stack)
         name, chosen, levels = node.value, node, 0
         if top is not None and top in chain:
@@ -106,21 +109,23 @@ class LightResolution:
         binding = binders.get(name)
         if binding is None:
             return None
-        if id(binding.statement) not in self.seen and key == _function_key(stack):
+        if not key and name in self.conflicts:
+            self.failed = True  # which of two old paths: libcst decides
+        if id(binding.statement) not in self.seen and (not key or key == _function_key(stack)):
             self.failed = True  # used before it is bound: libcst filters by position
         annotation = any(type(n) is cst.Annotation for n in stack)
         access = LightAccess(chosen, annotation)
         binding.light_references.append(access)
         return binding, access, levels
 
-    def _function_binders(self, stack: Sequence[cst.CSTNode]) -> tuple[tuple, dict] | None:
+    def _function_binders(self, stack: Sequence[cst.CSTNode], first: str) -> tuple[tuple, dict] | None:
         """The innermost function around the use (Python's lookup) whose old import binds
-        its name: ``(scope key, dotted name -> binding)``."""
+        its name ``first``: ``(scope key, dotted name -> binding)``."""
         assert self.functions is not None
         key = _function_key(stack)
         while key:
             names = self.functions.binders.get(key)
-            if names is not None:
+            if names is not None and first in self.functions.first_by_key[key]:
                 return key, names
             key = key[:-1]
         return None
@@ -380,12 +385,16 @@ def light_resolution(analysis: "Analysis", source: str | bytes | None,
         return LightResolution({}, scope, module_imports, {}, facts)  # nothing to resolve
     found.sort(key=lambda item: (item[0], item[1]))
     binders: dict[str, Binding] = {}
+    conflicts: set[str] = set()
     for _, _, binding in found:
         bindings[id(binding.alias)] = binding
         for name in binding.assignments:
             other = binders.get(name)
             if other is not None and other.path != binding.path:
-                return None  # one name, two old paths: which one a use means depends on order
+                # one name, two old paths (``import a.b`` and ``import a.c`` both bind
+                # ``a``): a use of ``a`` itself is left to libcst (``a.b.X`` is plain)
+                conflicts.add(name)
+                continue
             binders[name] = binding
     first_names = frozenset(name.split(".")[0] for name in binders)
     local = None
@@ -410,7 +419,9 @@ def light_resolution(analysis: "Analysis", source: str | bytes | None,
         if any(pattern.search(text) for text in facts.annotation_strings):
             return None  # a string annotation libcst would parse for uses
     scope.bound = facts.module_bound | facts.global_names
-    return LightResolution(bindings, scope, module_imports, binders, facts, local)
+    resolution = LightResolution(bindings, scope, module_imports, binders, facts, local)
+    resolution.conflicts = frozenset(conflicts)
+    return resolution
 
 
 class FunctionScope:
@@ -439,6 +450,7 @@ class FunctionImports:
     binders: dict[tuple, dict[str, Binding]]
     first_names: frozenset[str]
     locals: "LocalBindings"
+    first_by_key: dict[tuple, frozenset[str]]  # scope key -> first names its imports bind
 
 
 def _function_bindings(analysis: "Analysis", facts: "_Facts", module_names: frozenset[str],
@@ -473,17 +485,18 @@ def _function_bindings(analysis: "Analysis", facts: "_Facts", module_names: froz
                 if path is None:
                     continue
                 dotted = _assignment_names(alias, statement)
-                if dotted[-1] in names or dotted[-1] in module_names or dotted[-1] in facts.module_bound:
-                    return None  # bound twice in one function, or also at module level
+                if dotted[-1] in names:
+                    return None  # bound twice in one function
                 binding = Binding(dotted, path, alias, statement, scope, light_references=[])
                 bindings.append(binding)
                 for name in dotted:
                     names[name] = binding
         binders[key] = names
-    first = frozenset(name.split(".")[0] for names in binders.values() for name in names)
-    if any(locals_.binds[k][name] > 1 for k in binders for name in first):
+    first_by_key = {k: frozenset(name.split(".")[0] for name in names) for k, names in binders.items()}
+    first = frozenset().union(*first_by_key.values()) if first_by_key else frozenset()
+    if any(locals_.binds[k][name] > 1 for k, names in first_by_key.items() for name in names):
         return None
-    return FunctionImports(bindings, binders, first, locals_)
+    return FunctionImports(bindings, binders, first, locals_, first_by_key)
 
 
 def _find_function(body, key: tuple) -> cst.FunctionDef | None:
