@@ -58,7 +58,12 @@ def migrate(corpus: Path, jobs: int) -> tuple[float, object, Path]:
 def paths(files: list[Path]) -> dict[str, int]:
     """How many files each way took: pre-filtered, migrated through an excerpt (excerpt.py),
     or as a whole module (and why the excerpt declined)."""
-    from ringlib_codemods import excerpt, pipeline
+    from ringlib_codemods import pipeline
+
+    try:
+        from ringlib_codemods import excerpt
+    except ImportError:  # code from before the excerpt path (for before/after figures)
+        return {}
 
     index = LegacyIndex.load()
     counts: dict[str, int] = {}
