@@ -1,13 +1,16 @@
-"""Light name resolution: the uses of names bound by module-level imports of the old package.
+"""Light name resolution: the uses of names bound by imports of the old package.
 
 libcst's ``ScopeProvider`` builds every scope, assignment and access of a module (about four
 times the cost of parsing it); the codemod needs the uses of a handful of names. When those
-names are bound only by module-level imports of the old package (the common case), a use is
-any load of the name, resolved through attribute chains the way ``ScopeProvider`` does, and
-this pass finds them during the site finder's walk. Everything the light pass cannot decide
-(the name re-bound anywhere, ``global``/``nonlocal``, a function-level old import, a string
-annotation naming it, a use before its import, one name bound to two old paths) is left to
-the full ``ScopeProvider``: ``light_resolution`` returns None or marks the pass ``failed``.
+names are bound only by imports of the old package, at module level or inside functions (a
+lazy import: the innermost function around a use that imports the name binds it, as Python
+looks names up), a use is any load of the name, resolved through attribute chains the way
+``ScopeProvider`` does, and this pass finds them during the site finder's walk. Everything
+the light pass cannot decide (the name re-bound by anything but an old import, ``global`` /
+``nonlocal``, an old import in a class body, two definitions sharing a name, a string
+annotation naming it, a use before its import, a use of a name two old imports bind to
+different paths) is left to the full ``ScopeProvider``: ``light_resolution`` returns None or
+marks the pass ``failed``.
 
 Binding facts come from the standard library's ``ast`` (store contexts, parameters,
 handlers, match captures are explicit there), which costs a few percent of a libcst parse.
