@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from large_file import large_module  # noqa: E402
 from make_legacy_corpus import build  # noqa: E402
+import realistic_corpus  # noqa: E402
 
 from ringlib_codemods import COMMENT_PREFIX, LegacyIndex, Options, run  # noqa: E402
 from ringlib_codemods.resolve import Analysis  # noqa: E402
@@ -52,6 +53,43 @@ def migrate(corpus: Path, jobs: int) -> tuple[float, object, Path]:
     start = time.perf_counter()
     result = run([copy], Options(jobs=jobs))
     return time.perf_counter() - start, result, copy
+
+
+def paths(files: list[Path]) -> dict[str, int]:
+    """How many files each way took: pre-filtered, migrated through an excerpt (excerpt.py),
+    or as a whole module (and why the excerpt declined)."""
+    from ringlib_codemods import pipeline
+
+    try:
+        from ringlib_codemods import excerpt
+    except ImportError:  # code from before the excerpt path (for before/after figures)
+        return {}
+
+    index = LegacyIndex.load()
+    counts: dict[str, int] = {}
+    plain = pipeline._migrate
+
+    def counted(module, source, index, semantics, path, label, part=None):
+        try:
+            result = plain(module, source, index, semantics, path, label, part)
+        except excerpt.WholeModule as why:
+            counts[f"whole module ({why})"] = counts.get(f"whole module ({why})", 0) + 1
+            raise
+        key = "excerpt" if part is not None else "whole module"
+        counts[key] = counts.get(key, 0) + 1
+        return result
+
+    pipeline._migrate = counted
+    try:
+        for path in files:
+            data = path.read_bytes()
+            if not index.mentions(data):
+                counts["pre-filtered"] = counts.get("pre-filtered", 0) + 1
+                continue
+            pipeline.migrate_code(data, index, path=path)
+    finally:
+        pipeline._migrate = plain
+    return counts
 
 
 def check(copy: Path, result) -> list[str]:
@@ -128,6 +166,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=120)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--corpus", choices=("legacy", "realistic"), default="legacy",
+                        help="legacy: dense use of the old package in every file "
+                             "(make_legacy_corpus.py); realistic: real modules, a quarter of "
+                             "them using it in a few statements (realistic_corpus.py)")
+    parser.add_argument("--source", type=Path, default=None,
+                        help="for --corpus realistic: where to take modules from (default: stdlib)")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tree", type=Path, default=None,
                         help="time a real source tree instead (it is copied; never written)")
     parser.add_argument("--large-file", metavar="SIZES", default=None,
@@ -141,13 +186,19 @@ def main() -> None:
         corpus = Path(tempfile.mkdtemp()) / "tree"
         shutil.copytree(args.tree, corpus)
         files = sorted(corpus.rglob("*.py"))
+    elif args.corpus == "realistic":
+        corpus = Path(tempfile.mkdtemp()) / "realistic"
+        files = realistic_corpus.build(corpus, args.files, args.seed, source=args.source)
     else:
         corpus = Path(tempfile.mkdtemp()) / "legacy"
-        files = build(corpus, args.files)
+        files = build(corpus, args.files, args.seed)
     lines = sum(len(p.read_text().splitlines()) for p in files)
     n = len(files)
-    print(f"corpus: {n} files, {lines} lines; {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, Python {platform.python_version()}, libcst {version('libcst')}")
+    print(f"corpus: {n} files, {lines} lines, {sum(p.stat().st_size for p in files) / 1e6:.1f} MB; "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}, libcst {version('libcst')}; "
+          f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(f"paths: {paths(files)}")
     bare_s = min(bare(files) for _ in range(args.repeats))
     print(f"bare libcst parse + codegen : {bare_s:6.2f} s  {n / bare_s:7.1f} files/s")
     for jobs in (0, 1):  # 0: the default (one worker per CPU, as far as there is work)

@@ -1,13 +1,16 @@
-"""Light name resolution: the uses of names bound by module-level imports of the old package.
+"""Light name resolution: the uses of names bound by imports of the old package.
 
 libcst's ``ScopeProvider`` builds every scope, assignment and access of a module (about four
 times the cost of parsing it); the codemod needs the uses of a handful of names. When those
-names are bound only by module-level imports of the old package (the common case), a use is
-any load of the name, resolved through attribute chains the way ``ScopeProvider`` does, and
-this pass finds them during the site finder's walk. Everything the light pass cannot decide
-(the name re-bound anywhere, ``global``/``nonlocal``, a function-level old import, a string
-annotation naming it, a use before its import, one name bound to two old paths) is left to
-the full ``ScopeProvider``: ``light_resolution`` returns None or marks the pass ``failed``.
+names are bound only by imports of the old package, at module level or inside functions (a
+lazy import: the innermost function around a use that imports the name binds it, as Python
+looks names up), a use is any load of the name, resolved through attribute chains the way
+``ScopeProvider`` does, and this pass finds them during the site finder's walk. Everything
+the light pass cannot decide (the name re-bound by anything but an old import, ``global`` /
+``nonlocal``, an old import in a class body, two definitions sharing a name, a string
+annotation naming it, a use before its import, a use of a name two old imports bind to
+different paths) is left to the full ``ScopeProvider``: ``light_resolution`` returns None or
+marks the pass ``failed``.
 
 Binding facts come from the standard library's ``ast`` (store contexts, parameters,
 handlers, match captures are explicit there), which costs a few percent of a libcst parse.
@@ -60,15 +63,19 @@ class LightResolution:
 
     def __init__(self, bindings: dict[int, "Binding"], scope: ModuleScope,
                  module_imports: list[cst.Import], binders: dict[str, "Binding"],
-                 facts: "_Facts") -> None:
+                 facts: "_Facts", functions: "FunctionImports | None" = None) -> None:
         self.bindings = bindings
         self.scope = scope
         self.module_imports = module_imports
         self.binders = binders  # bound dotted name -> the binding its uses belong to
-        self.first_names = frozenset(name.split(".")[0] for name in binders)
+        self.functions = functions  # old imports inside functions
+        self.local_first = functions.first_names if functions is not None else frozenset()
+        self.module_first = frozenset(name.split(".")[0] for name in binders)
+        self.first_names = self.module_first | self.local_first
         self.facts = facts
-        self._locals: LocalBindings | None = None
+        self._locals: LocalBindings | None = functions.locals if functions is not None else None
         self.seen: set[int] = set()  # id(import statement) visited so far
+        self.conflicts: frozenset[str] = frozenset()  # module-level names bound to two old paths
         self.failed = False
 
     def access(self, node: cst.Name, stack: Sequence[cst.CSTNode]):
@@ -87,23 +94,44 @@ class LightResolution:
                 and stack[depth - 1].value is chain[-1]:
             chain.append(stack[depth - 1])
             depth -= 1
+        binders, key = self.binders, ()
+        if node.value in self.local_first:
+            found = self._function_binders(stack, node.value)
+            if found is not None:
+                key, binders = found
+            elif node.value not in self.module_first:
+                return None  # not bound where it is used: not an old reference
         top = _top_attribute(stack)
         name, chosen, levels = node.value, node, 0
         if top is not None and top in chain:
             names = _dotted(chain[: chain.index(top) + 1])
             for level in range(len(names) - 1, -1, -1):
-                if names[level] in self.binders:
+                if names[level] in binders:
                     name, chosen, levels = names[level], chain[level], level
                     break
-        binding = self.binders.get(name)
+        binding = binders.get(name)
         if binding is None:
             return None
-        if id(binding.statement) not in self.seen:
+        if not key and name in self.conflicts:
+            self.failed = True  # which of two old paths: libcst decides
+        if id(binding.statement) not in self.seen and (not key or key == _function_key(stack)):
             self.failed = True  # used before it is bound: libcst filters by position
         annotation = any(type(n) is cst.Annotation for n in stack)
         access = LightAccess(chosen, annotation)
         binding.light_references.append(access)
         return binding, access, levels
+
+    def _function_binders(self, stack: Sequence[cst.CSTNode], first: str) -> tuple[tuple, dict] | None:
+        """The innermost function around the use (Python's lookup) whose old import binds
+        its name ``first``: ``(scope key, dotted name -> binding)``."""
+        assert self.functions is not None
+        key = _function_key(stack)
+        while key:
+            names = self.functions.binders.get(key)
+            if names is not None and first in self.functions.first_by_key[key]:
+                return key, names
+            key = key[:-1]
+        return None
 
     def local_binding(self, name: str, ancestors: Sequence[cst.CSTNode]) -> tuple[tuple, int] | None:
         """See ``LocalBindings.answer`` (built on first use)."""
@@ -125,6 +153,19 @@ class LightResolution:
         if count != 1 or origin is None:
             return None
         return {f"{origin}.{rest}" if rest else origin}
+
+
+def _function_key(stack: Sequence[cst.CSTNode]) -> tuple:
+    """The names of the functions and classes whose bodies hold the last node of ``stack``
+    (a decorator, default, annotation or base belongs to the scope around its definition)."""
+    key: list[str] = []
+    for i, node in enumerate(stack):
+        if type(node) is cst.FunctionDef or type(node) is cst.ClassDef:
+            if i + 1 < len(stack) and stack[i + 1] is node.body:
+                key.append(node.name.value)
+            else:
+                break
+    return tuple(key)
 
 
 def _top_attribute(stack: Sequence[cst.CSTNode]) -> cst.Attribute | None:
@@ -194,8 +235,9 @@ def _parts(node: cst.BaseCompoundStatement) -> Iterator:
 class _Facts:
     """Binding facts of the whole module, from ``ast``."""
 
-    def __init__(self, tree: ast.Module, normalize) -> None:
+    def __init__(self, tree: ast.Module, normalize, relative=None) -> None:
         self.normalize = normalize
+        self.relative = relative  # (dots, module) -> absolute module, None where unknown
         self.tree = tree
         self.old_imports = 0  # imports that may bind an old name, anywhere
         self.module_old_imports = 0  # those at module level
@@ -211,7 +253,13 @@ class _Facts:
 
     def _may_be_old(self, node: ast.Import | ast.ImportFrom) -> bool:
         if isinstance(node, ast.ImportFrom):
-            return bool(node.level) or self.normalize(node.module or "") is not None
+            module = node.module or ""
+            if node.level:
+                module = self.relative(node.level, module) if self.relative else None
+                if module is None:
+                    return True  # relative to an unknown location
+            return self.normalize(module) is not None or any(
+                self.normalize(f"{module}.{alias.name}") is not None for alias in node.names)
         return any(self.normalize(alias.name) is not None for alias in node.names)
 
     def _bind(self, name: str | None) -> None:
@@ -303,9 +351,10 @@ class _Facts:
             self._module_level(child)
 
 
-def light_resolution(analysis: "Analysis", source: str | bytes | None) -> LightResolution | None:
+def light_resolution(analysis: "Analysis", source: str | bytes | None,
+                     tree: ast.Module | None = None) -> LightResolution | None:
     """The light pass for ``analysis``'s module, or None where only libcst's full scope
-    analysis gives the right answer."""
+    analysis gives the right answer. ``tree``: ``source`` already parsed by ``ast``."""
     module, index = analysis.module, analysis.index
     scope = ModuleScope(set())
     bindings: dict[int, Binding] = {}
@@ -328,37 +377,166 @@ def light_resolution(analysis: "Analysis", source: str | bytes | None) -> LightR
                 continue
             binding = Binding(names, path, alias, statement, scope, light_references=[])
             found.append((min(names_order[n] for n in names), position, binding))
-    if not found:
-        return None
+    if tree is None:
+        try:
+            tree = ast.parse(source if source is not None else module.bytes)
+        except (SyntaxError, ValueError):
+            return None
+    facts = _Facts(tree, index.normalize, analysis.relative_module)
+    if not found and not facts.old_imports:
+        scope.bound = facts.module_bound | facts.global_names
+        return LightResolution({}, scope, module_imports, {}, facts)  # nothing to resolve
     found.sort(key=lambda item: (item[0], item[1]))
     binders: dict[str, Binding] = {}
+    conflicts: set[str] = set()
     for _, _, binding in found:
         bindings[id(binding.alias)] = binding
         for name in binding.assignments:
             other = binders.get(name)
             if other is not None and other.path != binding.path:
-                return None  # one name, two old paths: which one a use means depends on order
+                # one name, two old paths (``import a.b`` and ``import a.c`` both bind
+                # ``a``): a use of ``a`` itself is left to libcst (``a.b.X`` is plain)
+                conflicts.add(name)
+                continue
             binders[name] = binding
     first_names = frozenset(name.split(".")[0] for name in binders)
-    try:
-        tree = ast.parse(source if source is not None else module.bytes)
-    except (SyntaxError, ValueError):
-        return None
-    facts = _Facts(tree, index.normalize)
-    if facts.old_imports != facts.module_old_imports:
-        return None  # an old import inside a function or class: its own scope
-    for name in first_names:
+    local = None
+    if facts.old_imports != facts.module_old_imports:  # old imports inside functions
+        local = _function_bindings(analysis, facts, first_names, scope)
+        if local is None:
+            return None
+        for binding in local.bindings:
+            bindings[id(binding.alias)] = binding
+        if not found and not local.bindings:
+            return None
+    local_first = local.first_names if local is not None else frozenset()
+    for name in first_names | local_first:
         if facts.bind_count[name] != facts.import_binds[name] or name in facts.global_names:
             return None  # re-bound by something other than an import
-        if facts.import_binds[name] != sum(
-                1 for _, _, b in found if b.assignments[-1].split(".")[0] == name):
-            return None  # also bound by an import that is not an old one, or not at module level
-    if facts.annotation_strings:
-        pattern = re.compile(r"(?<![\w.])(?:%s)(?!\w)" % "|".join(map(re.escape, first_names)))
+        old = sum(1 for _, _, b in found if b.assignments[-1].split(".")[0] == name)
+        old += sum(1 for b in (local.bindings if local else ()) if b.assignments[-1].split(".")[0] == name)
+        if facts.import_binds[name] != old:
+            return None  # also bound by an import that is not an old one
+    if facts.annotation_strings and (first_names | local_first):
+        pattern = re.compile(r"(?<![\w.])(?:%s)(?!\w)" % "|".join(map(re.escape, first_names | local_first)))
         if any(pattern.search(text) for text in facts.annotation_strings):
             return None  # a string annotation libcst would parse for uses
     scope.bound = facts.module_bound | facts.global_names
-    return LightResolution(bindings, scope, module_imports, binders, facts)
+    resolution = LightResolution(bindings, scope, module_imports, binders, facts, local)
+    resolution.conflicts = frozenset(conflicts)
+    return resolution
+
+
+class FunctionScope:
+    """A function's scope as the rules ask about it (``name in scope``, as libcst's
+    ``LocalScope``: its own names, then the enclosing functions', the module's, builtins)."""
+
+    def __init__(self, key: tuple, locals_: "LocalBindings", module_scope: ModuleScope) -> None:
+        self.key = key
+        self.locals = locals_
+        self.module_scope = module_scope
+
+    def __contains__(self, name: str) -> bool:
+        for i, key in enumerate(self.locals._chain(self.key)):
+            if key == ():
+                break
+            if (i == 0 or self.locals.kind[key] != "class") and self.locals.binds[key][name]:
+                return True
+        return name in self.module_scope
+
+
+@dataclass
+class FunctionImports:
+    """Old imports inside functions: their bindings, by scope key and bound dotted name."""
+
+    bindings: list[Binding]
+    binders: dict[tuple, dict[str, Binding]]
+    first_names: frozenset[str]
+    locals: "LocalBindings"
+    first_by_key: dict[tuple, frozenset[str]]  # scope key -> first names its imports bind
+
+
+def _function_bindings(analysis: "Analysis", facts: "_Facts", module_names: frozenset[str],
+                       module_scope: ModuleScope) -> FunctionImports | None:
+    """The bindings of old imports inside functions (lazy imports), where each of their
+    names is bound once per function, by that import only, and never at module level; None
+    for anything else (class bodies, two definitions sharing a name, ...)."""
+    locals_ = LocalBindings(facts.tree, facts)
+    by_key: dict[tuple, list] = {}
+    for key, node in locals_.imports:
+        if key and facts._may_be_old(node):
+            if locals_.kind.get(key) != "function" or any(k in locals_.ambiguous for k in locals_._chain(key)):
+                return None
+            by_key.setdefault(key, [])
+    bindings: list[Binding] = []
+    binders: dict[tuple, dict[str, Binding]] = {}
+    for key in by_key:
+        function = _find_function(analysis.module.body, key)
+        if function is None:
+            return None
+        expected = [n for k, n in locals_.imports if k == key]
+        statements = list(_function_imports(function.body))
+        if len(statements) != len(expected):
+            return None
+        scope = FunctionScope(key, locals_, module_scope)
+        names: dict[str, Binding] = {}
+        for statement in statements:
+            if isinstance(statement.names, cst.ImportStar):
+                return None
+            for alias in statement.names:
+                path = analysis.alias_path(statement, alias)
+                if path is None:
+                    continue
+                dotted = _assignment_names(alias, statement)
+                if dotted[-1] in names:
+                    return None  # bound twice in one function
+                binding = Binding(dotted, path, alias, statement, scope, light_references=[])
+                bindings.append(binding)
+                for name in dotted:
+                    names[name] = binding
+        binders[key] = names
+    first_by_key = {k: frozenset(name.split(".")[0] for name in names) for k, names in binders.items()}
+    first = frozenset().union(*first_by_key.values()) if first_by_key else frozenset()
+    if any(locals_.binds[k][name] > 1 for k, names in first_by_key.items() for name in names):
+        return None
+    return FunctionImports(bindings, binders, first, locals_, first_by_key)
+
+
+def _find_function(body, key: tuple) -> cst.FunctionDef | None:
+    """The definition ``key`` names (the function and class names around it)."""
+    found = None
+    for name in key:
+        found = next((d for d in _definitions(body) if d.name.value == name), None)
+        if found is None:
+            return None
+        body = found.body.body if isinstance(found.body, cst.IndentedBlock) else []
+    return found if isinstance(found, cst.FunctionDef) else None
+
+
+def _definitions(body) -> Iterator[cst.CSTNode]:
+    """Functions and classes defined directly in ``body`` (also inside if/try/with/...)."""
+    for node in body:
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            yield node
+        elif isinstance(node, cst.BaseCompoundStatement):
+            for suite in _parts(node):
+                if not isinstance(suite, cst.SimpleStatementSuite):
+                    yield from _definitions(suite.body)
+
+
+def _function_imports(block) -> Iterator:
+    """Import statements of a function body, not in nested functions or classes."""
+    if isinstance(block, cst.SimpleStatementSuite):
+        yield from (s for s in block.body if isinstance(s, (cst.Import, cst.ImportFrom)))
+        return
+    for node in block.body:
+        if isinstance(node, cst.SimpleStatementLine):
+            yield from (s for s in node.body if isinstance(s, (cst.Import, cst.ImportFrom)))
+        elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        elif isinstance(node, cst.BaseCompoundStatement):
+            for suite in _parts(node):
+                yield from _function_imports(suite)
 
 
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
@@ -384,6 +562,7 @@ class LocalBindings:
         self.stores: dict[tuple[tuple, str], tuple[int, int]] = {}  # -> end of its statement
         self.loads: dict[str, list[tuple[tuple, tuple[int, int]]]] = {}
         self.unsure: set[str] = set()
+        self.imports: list[tuple[tuple, ast.AST]] = []  # (scope key, import), document order
         self._end = (0, 0)
         self._walk_all(tree.body, ())
 
@@ -442,6 +621,7 @@ class LocalBindings:
         if kind is ast.arg:
             self.binds[scope][node.arg] += 1
         elif kind in (ast.Import, ast.ImportFrom):
+            self.imports.append((scope, node))
             for alias in node.names:
                 self.binds[scope][alias.asname or alias.name.split(".")[0]] += 1
         elif kind is ast.ExceptHandler or kind is ast.MatchAs or kind is ast.MatchStar:

@@ -10,6 +10,7 @@ from typing import Callable, Iterable, Union
 
 import libcst as cst
 
+from ringlib_codemods import excerpt
 from ringlib_codemods.context import Context, Item
 from ringlib_codemods.index import LegacyIndex
 from ringlib_codemods.resolve import Analysis
@@ -120,6 +121,11 @@ def _inner(node: cst.CSTNode) -> list[cst.CSTNode]:
 _COMMENT = re.compile(r"#[^\r\n]*")
 
 
+#: migrate an excerpt of each module where it can decide (see ``excerpt.py``); False: always
+#: the whole module (the differential tests compare both)
+EXCERPTS = True
+
+
 def migrate_code(
     source: Source,
     index: LegacyIndex,
@@ -130,13 +136,28 @@ def migrate_code(
 ) -> SourceResult:
     """Migrate one module. ``path`` (the file's location) resolves relative imports."""
     label = label or (str(path) if path else "<string>")
+    file = Path(path) if path else None
+    if EXCERPTS:
+        part = excerpt.build(source, index)
+        if part is not None:
+            try:
+                return _migrate(part.module, source, index, semantics, file, label, part)
+            except excerpt.WholeModule:
+                pass
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as error:
         message = f"syntax error, left alone: {error.message}"
         return SourceResult(source, False, [Item(label, error.raw_line, error.raw_column + 1,
                                                  "error", message)], message)
-    analysis = Analysis(module, index, Path(path) if path else None, source)
+    return _migrate(module, source, index, semantics, file, label)
+
+
+def _migrate(module: cst.Module, source: Source, index: LegacyIndex, semantics: str,
+             path: Path | None, label: str, part: excerpt.Excerpt | None = None) -> SourceResult:
+    """Plan every rule on ``module`` (the whole module, or the excerpt ``part`` of it),
+    transform, generate and verify the code."""
+    analysis = Analysis(module, index, path, source, excerpt=part)
     if not analysis.sites and not analysis.bindings:
         return SourceResult(source)
     ctx = Context(analysis, semantics, label)
@@ -150,7 +171,12 @@ def migrate_code(
     hot |= {id(analysis.import_line.get(id(b.statement), b.statement))
             for b in analysis.bindings.values()}
     new = module.visit(Pipeline(rules, module, hot))
-    code: Source = new.bytes if isinstance(source, bytes) else new.code
+    if part is None:
+        code: Source = new.bytes if isinstance(source, bytes) else new.code
+    else:
+        _check_module_insertions(rules, part)
+        text = part.splice(new)
+        code = text.encode("utf-8") if isinstance(source, bytes) else text
     if code == source:
         return SourceResult(source, False, ctx.items)
     problem = verify(source, code, label)
@@ -158,6 +184,15 @@ def migrate_code(
         ctx.items.append(Item(label, 0, 0, "error", problem))
         return SourceResult(source, False, ctx.items, problem)
     return SourceResult(code, True, ctx.items)
+
+
+def _check_module_insertions(rules: list[Rule], part: excerpt.Excerpt) -> None:
+    """Factories are placed before the first statement naming them and indented with the
+    module's default indent: the excerpt decides that only when it holds both."""
+    names = [name for rule in rules for name, _ in getattr(rule, "factories", {}).values()]
+    if names and (part.default_indent() != part.module.default_indent
+                  or any(name in part.text for name in names)):
+        raise excerpt.WholeModule("a factory's place or indent depends on statements left out")
 
 
 def verify(before: Source, after: Source, label: str) -> str | None:

@@ -27,6 +27,7 @@ from ringlib_legacy.schema import LegacyName
 from ringlib_codemods.index import LegacyIndex
 from ringlib_codemods.positions import start_positions
 from ringlib_codemods.binding import Binding
+from ringlib_codemods.excerpt import Excerpt, WholeModule
 from ringlib_codemods.light import light_resolution
 
 
@@ -87,14 +88,19 @@ class Analysis:
     """Every reference to an old name in one module, with its position and statement."""
 
     def __init__(self, module: cst.Module, index: LegacyIndex, path: Path | None = None,
-                 source: str | bytes | None = None, light: bool = True) -> None:
+                 source: str | bytes | None = None, light: bool = True,
+                 excerpt: Excerpt | None = None) -> None:
         self.module = module
         self.index = index
         self.path = path
+        self.excerpt = excerpt  # ``module`` is this excerpt of the source (see excerpt.py)
         self._scopes = None
         self._positions: dict[int, tuple[int, int]] | None = None
         self._package = module_parts(path)
-        self.light = light_resolution(self, source) if light else None
+        tree = excerpt.tree if excerpt is not None else None
+        self.light = light_resolution(self, source, tree) if light else None
+        if excerpt is not None and (self.light is None or self.light.failed):
+            raise WholeModule("the light resolution declines")
         if self.light is not None:
             self.bindings = self.light.bindings
             self._old_assignments: set[int] = set()
@@ -103,6 +109,8 @@ class Analysis:
             self._old_assignments = {id(a) for b in self.bindings.values() for a in b.assignments}
         finder = _SiteFinder(self)
         module.visit(finder)
+        if excerpt is not None and self.light.failed:
+            raise WholeModule("the light resolution declines")
         if self.light is not None and self.light.failed:  # a case only libcst decides
             self.__init__(module, index, path, source, light=False)  # type: ignore[misc]
             return
@@ -124,6 +132,8 @@ class Analysis:
         """libcst's ``ScopeProvider`` result, computed on first use (the light pass does
         without it; rules that follow local variables ask for it)."""
         if self._scopes is None:
+            if self.excerpt is not None:
+                raise WholeModule("libcst's ScopeProvider needs the whole module")
             self._scopes = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(ScopeProvider)
         return self._scopes
 
@@ -147,7 +157,10 @@ class Analysis:
     def import_module_path(self, node: cst.ImportFrom) -> str | None:
         """The absolute dotted module of a ``from`` import; relative ones by file location."""
         module = get_full_name_for_node(node.module) if node.module else ""
-        dots = len(node.relative)
+        return self.relative_module(len(node.relative), module)
+
+    def relative_module(self, dots: int, module: str) -> str | None:
+        """The absolute dotted module of ``from <dots><module> import``, by file location."""
         if not dots:
             return module
         if self._package is None:
@@ -279,6 +292,9 @@ class Analysis:
             found = start_positions(self.module, wanted)
             for item in wanted:  # asked once: a node of another tree has no position
                 found.setdefault(id(item), (0, 0))
+            if self.excerpt is not None:
+                line = self.excerpt.original_line
+                found = {key: (line(row) if row else 0, column) for key, (row, column) in found.items()}
             self._positions = {**(self._positions or {}), **found}
         return self._positions.get(id(node), (0, 0))
 

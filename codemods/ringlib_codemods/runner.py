@@ -254,9 +254,17 @@ def run(
     done = 0
     if on_progress:
         on_progress(done, total)
-    jobs = options.jobs if options.jobs > 0 else auto_jobs(found.files)
-    outcomes = (_serial(found.files, index, options) if jobs <= 1 or total < 2
-                else _pool(found.files, index, options, jobs))
+    try:
+        pending, sizes = _prefilter(found.files, index, result)
+    except KeyboardInterrupt:
+        result.interrupted = True
+        return result
+    done = total - len(pending)
+    if on_progress and done:
+        on_progress(done, total)
+    jobs = options.jobs if options.jobs > 0 else auto_jobs(pending, sizes)
+    outcomes = (_serial(pending, index, options) if jobs <= 1 or len(pending) < 2
+                else _pool(pending, index, options, jobs, sizes))
     try:
         for batch in outcomes:
             for outcome in batch:
@@ -291,6 +299,27 @@ def _interrupt_after():
         raise KeyboardInterrupt
 
 
+def _prefilter(files: list[Path], index: LegacyIndex, result: RunResult
+               ) -> tuple[list[Path], dict[Path, int]]:
+    """The files that can mention an old name (the others are recorded as filtered here, so
+    no worker is started for them), and their sizes."""
+    pending: list[Path] = []
+    sizes: dict[Path, int] = {}
+    for path in files:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            pending.append(path)  # process_file reports it
+            sizes[path] = 0
+            continue
+        if index.mentions(data):
+            pending.append(path)
+            sizes[path] = len(data)
+        else:
+            result.outcomes.append(FileOutcome(str(path), "filtered"))
+    return pending, sizes
+
+
 def _serial(files: list[Path], index: LegacyIndex, options: Options) -> Iterator[list[FileOutcome]]:
     for path in files:
         yield [process_file(path, index, options)]
@@ -308,16 +337,17 @@ def _size(path: Path) -> int:
         return 0
 
 
-def auto_jobs(files: Sequence[Path]) -> int:
-    """Worker processes for ``--jobs 0``: one per CPU, as far as there is work for them."""
-    total = sum(_size(p) for p in files)
+def auto_jobs(files: Sequence[Path], sizes: dict[Path, int] | None = None) -> int:
+    """Worker processes for ``--jobs 0``: one per CPU, as far as there is work for them
+    (``files``: those the pre-filter kept)."""
+    total = sum(sizes[p] if sizes and p in sizes else _size(p) for p in files)
     return max(1, min(os.cpu_count() or 1, total // BYTES_PER_WORKER))
 
 
 def _pool(files: list[Path], index: LegacyIndex, options: Options,
-          jobs: int) -> Iterator[list[FileOutcome]]:
+          jobs: int, sizes: dict[Path, int] | None = None) -> Iterator[list[FileOutcome]]:
     """Chunks of files to ``jobs`` processes, biggest files first so the load evens out."""
-    ordered = sorted(files, key=lambda p: -_size(p))
+    ordered = sorted(files, key=lambda p: -(sizes[p] if sizes and p in sizes else _size(p)))
     size = max(1, min(16, len(ordered) // (jobs * 4)))
     chunks = [[str(p) for p in ordered[i:i + size]] for i in range(0, len(ordered), size)]
     methods = multiprocessing.get_all_start_methods()

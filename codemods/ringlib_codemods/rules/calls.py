@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
+from ringlib_codemods.excerpt import WholeModule
 from ringlib_codemods.recipes import Recipe, Unsafe, bind
 from ringlib_codemods.resolve import Position, Site
 from ringlib_codemods.rules.base import Rule
@@ -45,6 +46,8 @@ class CallRule(Rule):
             ctx.unsafe(site, f"old private attribute {entry.name}(...).{holder.attr.value}")
             return
         owner = ctx.analysis.assigned_from_call.get(id(call))
+        if owner and ctx.analysis.excerpt is not None and ctx.analysis.excerpt.private_use_outside(owner):
+            raise WholeModule(f"{owner}._attr is used in a statement the excerpt left out")
         if owner and owner in self.private:
             attr, statement = self.private[owner]
             line = ctx.analysis.line_of(statement)[0]

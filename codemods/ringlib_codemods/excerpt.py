@@ -1,0 +1,347 @@
+"""An excerpt of a module: only the top-level statements a migration can touch, parsed by libcst.
+
+Ordinary code uses the old package in a few statements of a file; parsing all of it with
+libcst (and walking, resolving and regenerating it) costs far more than the statements that
+matter. The standard library's ``ast`` (C, a few percent of a libcst parse) gives every
+top-level statement's exact line span; a statement is kept when it may refer to an old name
+(its text names the old package, a name an old import binds, ``__all__``, a relative import)
+or holds a module-level import. Every other statement is replaced in the excerpt by a
+one-line ``pass`` stand-in, so the excerpt has the same top-level statements, in the same
+order, with the same comments and blank lines between them: the rules see the module's
+shape and decide exactly as on the whole module. ``splice`` generates the new module with
+each stand-in's original lines in its place (the lines never went through libcst).
+
+Whatever the excerpt cannot decide raises ``WholeModule`` (or ``build`` returns None) and
+the caller migrates the whole module instead: an encoding cookie or BOM, mixed newlines, a
+backslash continuation after a statement, source ``ast`` rejects, libcst's ``ScopeProvider``
+being needed, and the few module-level decisions that read unkept statements.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import libcst as cst
+from libcst._nodes.internal import CodegenState
+
+from ringlib_codemods.index import LegacyIndex
+
+_NEWLINE = re.compile(r"\r\n?|\n")  # Python's and libcst's line breaks (not str.splitlines)
+_COOKIE = re.compile(r"^[ \t\f]*#.*?coding[:=]", re.MULTILINE)
+_COMPOUND_WITHOUT_SCOPE = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.With,
+                           ast.AsyncWith, ast.Match, getattr(ast, "TryStar", ast.Try))
+
+
+class WholeModule(Exception):
+    """The excerpt cannot decide this case: migrate the whole module."""
+
+
+@dataclass
+class Unit:
+    """Top-level statements sharing lines (``a = 1; b = 2`` is one libcst statement line)."""
+
+    first: int  # 1-based line of its first decorator or token
+    end: int  # 1-based last line
+    statements: list[ast.stmt]
+    kept: bool = False
+
+
+@dataclass(eq=False)
+class Excerpt:
+    """A module's kept statements parsed by libcst, and how to put the whole module back."""
+
+    text: str
+    tree: ast.Module
+    module: cst.Module
+    units: list[Unit]
+    originals: dict[int, str]  # id(the stand-in's Pass node) -> the original lines it stands for
+    shifts: tuple[list[int], list[int]]  # excerpt lines where a shift starts, and its size
+    _private_owners: set[str] | None = field(default=None, repr=False)
+
+    # -- positions --------------------------------------------------------------------------
+    def original_line(self, line: int) -> int:
+        """The module's line for a line of the excerpt."""
+        starts, sizes = self.shifts
+        i = bisect_right(starts, line)
+        return line + (sizes[i - 1] if i else 0)
+
+    # -- decisions that read statements outside the excerpt ----------------------------------
+    def private_use_outside(self, owner: str) -> bool:
+        """Whether ``owner._attr`` is used in a statement the excerpt left out."""
+        if self._private_owners is None:
+            self._private_owners = set()
+            for unit in self.units:
+                if not unit.kept:
+                    for statement in unit.statements:
+                        self._private_owners.update(_private_owners(statement))
+        return owner in self._private_owners
+
+    def default_indent(self) -> str | None:
+        """The whole module's default indent as libcst detects it (the relative indent of
+        its first indented block), or None where the excerpt cannot tell."""
+        starts = _line_starts(self.text)
+        for unit in self.units:
+            statement = unit.statements[0]
+            if not _compound(statement):
+                continue
+            line = _opening_line(statement, self.text, starts)
+            if unit.kept and (line is not None or isinstance(statement, ast.Match)):
+                return self.module.default_indent  # the excerpt detects it where libcst does
+            if line is None:
+                return None
+            indent = line[: len(line) - len(line.lstrip(" \t"))]
+            return indent if line[len(indent):][:1] != "\f" else None
+        return self.module.default_indent
+
+    # -- code -------------------------------------------------------------------------------
+    def splice(self, new: cst.Module) -> str:
+        """The code of the migrated excerpt ``new`` with every stand-in's original lines."""
+        state = CodegenState(default_indent=new.default_indent, default_newline=new.default_newline)
+        for line in new.header:
+            line._codegen(state)
+        for statement in new.body:
+            original = self._original(statement)
+            if original is None:
+                statement._codegen(state)
+                continue
+            for line in statement.leading_lines:
+                line._codegen(state)
+            match = _NEWLINE.search(original, max(0, len(original) - 2))
+            if match is not None and match.end() == len(original):
+                state.add_token(original[: match.start()])
+                state.add_token(match.group())
+            else:  # the last line of a file without a final newline (popped below)
+                state.add_token(original)
+                state.add_token(new.default_newline)
+        for line in new.footer:
+            line._codegen(state)
+        if new.has_trailing_newline:
+            if not state.tokens:
+                state.add_token(new.default_newline)
+        else:
+            state.pop_trailing_newline()
+        return "".join(state.tokens)
+
+    def _original(self, statement: cst.CSTNode) -> str | None:
+        if type(statement) is cst.SimpleStatementLine and len(statement.body) == 1:
+            return self.originals.get(id(statement.body[0]))
+        return None
+
+
+def _compound(statement: ast.stmt) -> bool:
+    return hasattr(statement, "body") or isinstance(statement, ast.Match)
+
+
+def _line_starts(text: str) -> list[int]:
+    """Offset of each line's start; line ``n`` (1-based) is ``text[starts[n-1]:starts[n]]``."""
+    return [0, *(m.end() for m in _NEWLINE.finditer(text))]
+
+
+def _first_line(statement: ast.stmt) -> int:
+    decorators = getattr(statement, "decorator_list", None)
+    if decorators:
+        return min(statement.lineno, *(d.lineno for d in decorators))
+    return statement.lineno
+
+
+def _units(tree: ast.Module) -> list[Unit]:
+    units: list[Unit] = []
+    for statement in tree.body:
+        first = _first_line(statement)
+        end = statement.end_lineno or statement.lineno
+        if units and first <= units[-1].end:
+            units[-1].end = max(units[-1].end, end)
+            units[-1].statements.append(statement)
+        else:
+            units.append(Unit(first, end, [statement]))
+    return units
+
+
+def _holds_module_import(statement: ast.stmt) -> bool:
+    """An import that binds at module level (also inside top-level if/try/with/...)."""
+    if isinstance(statement, (ast.Import, ast.ImportFrom)):
+        return True
+    if not isinstance(statement, _COMPOUND_WITHOUT_SCOPE):
+        return False
+    return any(isinstance(node, (ast.Import, ast.ImportFrom)) for node in ast.walk(statement))
+
+
+def _old_import_names(tree: ast.Module, index: LegacyIndex) -> set[str]:
+    """Names bound at module level by imports that may be old (relative ones included):
+    a superset of what the light resolution binds."""
+    names: set[str] = set()
+    for statement in _module_level(tree.body):
+        if isinstance(statement, ast.ImportFrom):
+            if statement.level or index.normalize(statement.module or "") is not None:
+                names.update(a.asname or a.name for a in statement.names if a.name != "*")
+        elif isinstance(statement, ast.Import):
+            for alias in statement.names:
+                if index.normalize(alias.name) is not None:
+                    names.add(alias.asname or alias.name.split(".")[0])
+    return names
+
+
+def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    for statement in body:
+        yield statement
+        if isinstance(statement, _COMPOUND_WITHOUT_SCOPE):
+            for name in ("body", "orelse", "finalbody"):
+                yield from _module_level(getattr(statement, name, []) or [])
+            for handler in getattr(statement, "handlers", []) or []:
+                yield from _module_level(handler.body)
+            for case in getattr(statement, "cases", []) or []:
+                yield from _module_level(case.body)
+
+
+def _opening_line(statement: ast.stmt, text: str, starts: list[int]) -> str | None:
+    """The line of the first statement of ``statement``'s body where that plainly begins an
+    indented block (it begins its line, after whitespace); else None."""
+    body = getattr(statement, "body", None) or []
+    first = body[0] if body else None
+    if first is None or getattr(first, "decorator_list", None):
+        return None
+    line = text[starts[first.lineno - 1]: starts[first.lineno] if first.lineno < len(starts) else None]
+    prefix = line.encode("utf-8")[: first.col_offset]
+    return line if prefix and not prefix.strip() else None
+
+
+def _dotted(node: ast.AST) -> str | None:
+    """What libcst's ``get_full_name_for_node`` gives for the same expression."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        inner = _dotted(node.value)
+        return f"{inner}.{node.attr}" if inner else None
+    if isinstance(node, ast.Call):
+        return _dotted(node.func)
+    if isinstance(node, ast.Subscript):
+        return _dotted(node.value)
+    return None
+
+
+def _private_owners(statement: ast.stmt) -> Iterator[str]:
+    for node in ast.walk(statement):
+        if isinstance(node, ast.Attribute):
+            if node.attr.startswith("_") and not node.attr.endswith("__"):
+                owner = _dotted(node.value)
+                if owner:
+                    yield owner
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:  # ``import a._b``: libcst sees an attribute
+                parts = alias.name.split(".")
+                for i in range(1, len(parts)):
+                    if parts[i].startswith("_") and not parts[i].endswith("__"):
+                        yield ".".join(parts[:i])
+
+
+def _decode(source: str | bytes) -> str | None:
+    """The text, where libcst would read it as plain UTF-8 (no BOM, no encoding cookie)."""
+    if isinstance(source, bytes):
+        if source.startswith(b"\xef\xbb\xbf"):
+            return None
+        try:
+            text = source.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    else:
+        text = source
+        if text.startswith("\ufeff"):
+            return None
+    head = _line_starts(text[:4096])
+    if _COOKIE.search(text[: head[2] if len(head) > 2 else 4096]):
+        return None
+    return text
+
+
+def build(source: str | bytes, index: LegacyIndex) -> Excerpt | None:
+    """The excerpt of ``source``, or None where only the whole module can be migrated."""
+    text = _decode(source)
+    if text is None:
+        return None
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    units = _units(tree)
+    if not units:
+        return None
+    starts = _line_starts(text)
+    lines = len(starts)
+
+    def span(first: int, last: int) -> str:  # lines first..last (1-based, inclusive)
+        return text[starts[first - 1]: starts[last] if last < lines else None]
+
+    # keep: what the text or the imports say a rule may need
+    names = _old_import_names(tree, index) | {"__all__"}
+    words = "|".join(re.escape(n) for n in sorted(names))
+    packages = "|".join(re.escape(p) for p in sorted(index.packages))
+    pattern = re.compile(rf"(?<![\w])(?:{words})(?![\w])|{packages}|\bfrom[ \t\f\\\r\n]*\.")
+    firsts = [u.first for u in units]
+    for match in pattern.finditer(text):
+        line = bisect_right(starts, match.start())
+        at = bisect_right(firsts, line) - 1
+        if at >= 0 and line <= units[at].end:
+            units[at].kept = True
+    for unit in units:
+        if not unit.kept and any(_holds_module_import(s) for s in unit.statements):
+            unit.kept = True
+        if span(unit.end, unit.end).rstrip("\r\n").endswith("\\"):
+            return None  # a continuation joins the next line: libcst sees one statement
+    # an indented comment after a compound statement may belong to its block (libcst's
+    # footer) or to the next statement: keep both so libcst decides as on the whole module
+    for i in range(len(units) - 1, 0, -1):
+        before, unit = units[i - 1], units[i]
+        if unit.kept and not before.kept and _compound(before.statements[-1]):
+            gap = span(before.end + 1, unit.first - 1) if unit.first > before.end + 1 else ""
+            if any(line[:1] in (" ", "\t", "\f") for line in _NEWLINE.split(gap)):
+                before.kept = True
+    if all(unit.kept for unit in units):
+        return None  # nothing to leave out: the whole module is the excerpt
+
+    pieces: list[str] = []
+    shift_starts: list[int] = []
+    shift_sizes: list[int] = []
+    stand_ins: dict[int, str] = {}  # unit index -> original lines
+    previous, line, shift = 0, 1, 0
+    for i, unit in enumerate(units):
+        gap = span(previous + 1, unit.first - 1) if unit.first > previous + 1 else ""
+        original = span(unit.first, unit.end)
+        line += unit.first - 1 - previous
+        if unit.kept:
+            pieces.append(gap + original)
+            line += unit.end - unit.first + 1
+        else:
+            ending = _NEWLINE.search(original, max(0, len(original) - 2))
+            newline = ending.group() if ending is not None and ending.end() == len(original) else ""
+            pieces.append(gap + "pass" + newline)
+            stand_ins[i] = original
+            line += 1
+            shift += unit.end - unit.first
+            shift_starts.append(line)
+            shift_sizes.append(shift)
+        previous = unit.end
+    pieces.append(text[starts[previous]:] if previous < lines else "")
+    partial = "".join(pieces)
+
+    first_newline = _NEWLINE.search(text)
+    partial_newline = _NEWLINE.search(partial)
+    if (first_newline and first_newline.group()) != (partial_newline and partial_newline.group()):
+        return None  # libcst takes the default newline from the first one
+    try:
+        module = cst.parse_module(partial)
+    except (cst.ParserSyntaxError, RecursionError):
+        return None
+    if len(module.body) != len(units):
+        return None
+    originals: dict[int, str] = {}
+    for i, original in stand_ins.items():
+        statement = module.body[i]
+        if type(statement) is not cst.SimpleStatementLine or len(statement.body) != 1 \
+                or type(statement.body[0]) is not cst.Pass:
+            return None
+        originals[id(statement.body[0])] = original
+    return Excerpt(text, tree, module, units, originals, (shift_starts, shift_sizes))
