@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import torch
 
+from ringlib.blocksparse import block_mask
 from ringlib.blocksparse.pairs import BlockPairs, from_counts
 
 CAPACITY = 256
@@ -61,11 +62,9 @@ class Prepared:
         """FlexAttention's BlockMask at ``tile`` (the ``flex`` route)."""
         found = self._masks.get(tile)
         if found is None:
-            from ringlib.blocksparse.flex import build_block_mask
-
             active = self.pattern.counts(self.nb, self.heads) > 0
-            found = self._masks[tile] = build_block_mask(active, self.pattern.block_size, self.n, self.causal,
-                                                         self.device, tile)
+            found = self._masks[tile] = block_mask.build(active, self.pattern.block_size, self.n, self.causal,
+                                                        self.device, tile)
         return found
 
 

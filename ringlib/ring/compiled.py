@@ -3,7 +3,7 @@
 The ring talks to other processes and builds cached Python schedules, which a compiler cannot
 trace; so under compilation ``ring.attention`` calls two custom operators instead
 (``ringlib::ring_attention`` and its backward), each running the same strategy as the eager
-ring (``ring.prepare`` / ``ring.strategy``), registered with an autograd formula whose backward
+ring (``ring.eager.prepare`` / ``ring.eager.strategy``), registered with an autograd formula whose backward
 is the ring backward. Dynamo traces the user's projections around them without a break
 (``fullgraph=True`` holds).
 
@@ -74,7 +74,7 @@ def attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, group, causal: bool, 
 
 def _run_strategy(q: Tensor, k: Tensor, v: Tensor, call: RingCall, seed: int | None):
     from ringlib import dispatch
-    from ringlib.ring import _scale, strategy
+    from ringlib.ring.eager import _scale, strategy
 
     import torch.distributed as dist
 
@@ -90,7 +90,7 @@ _NO_SEED = -1
 @torch.library.custom_op("ringlib::ring_attention", mutates_args=())
 def _forward_op(q: Tensor, k: Tensor, v: Tensor, key: str) -> list[Tensor]:
     """[output, dropout seed (-1: none), *what the strategy saves for its backward]."""
-    from ringlib.ring import prepare
+    from ringlib.ring.eager import prepare
     from ringlib.ring.comm import inside_ring
 
     call = _CALLS[key]

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ringlib
-from ringlib.blocksparse import flex, sdpa
+from ringlib.blocksparse import block_mask, flex, sdpa
 from ringlib.testing import assert_close_to_reference
 
 
@@ -102,7 +102,7 @@ def test_flex_tile_classification(case, tile):
     pattern, n, heads, _, causal, _ = case
     nb, bs = n // pattern.block_size, pattern.block_size
     active = pattern.counts(nb, heads) > 0
-    full, partial = flex._tiles(active, nb, bs, n, tile, causal)
+    full, partial = block_mask._tiles(active, nb, bs, n, tile, causal)
     tiles = -(-n // tile)
     token = torch.zeros(active.shape[0], tiles * tile, tiles * tile, dtype=torch.bool)
     token[:, : nb * bs, : nb * bs] = active.repeat_interleave(bs, 1).repeat_interleave(bs, 2)
