@@ -23,15 +23,26 @@ import builtins
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import Iterator, Protocol, Sequence
 
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from ringlib_codemods.binding import Binding
+from ringlib_codemods.index import LegacyIndex
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ringlib_codemods.resolve import Analysis
+
+class ModuleFacts(Protocol):
+    """What the light pass asks of the module under analysis (``resolve.Analysis`` gives it):
+    the tree, the registry index, and how an import names an old path."""
+
+    module: cst.Module
+    index: LegacyIndex
+
+    def relative_module(self, dots: int, module: str) -> str | None: ...
+
+    def alias_path(self, statement: cst.Import | cst.ImportFrom, alias: cst.ImportAlias,
+                   bound: str | None = None) -> str | None: ...
 
 _BUILTINS = frozenset(dir(builtins))
 _TYPE_HINT_CALLS = ("cast", "TypeVar", "NewType")
@@ -351,7 +362,7 @@ class _Facts:
             self._module_level(child)
 
 
-def light_resolution(analysis: "Analysis", source: str | bytes | None,
+def light_resolution(analysis: ModuleFacts, source: str | bytes | None,
                      tree: ast.Module | None = None) -> LightResolution | None:
     """The light pass for ``analysis``'s module, or None where only libcst's full scope
     analysis gives the right answer. ``tree``: ``source`` already parsed by ``ast``."""
@@ -456,7 +467,7 @@ class FunctionImports:
     first_by_key: dict[tuple, frozenset[str]]  # scope key -> first names its imports bind
 
 
-def _function_bindings(analysis: "Analysis", facts: "_Facts", module_names: frozenset[str],
+def _function_bindings(analysis: ModuleFacts, facts: "_Facts", module_names: frozenset[str],
                        module_scope: ModuleScope) -> FunctionImports | None:
     """The bindings of old imports inside functions (lazy imports), where each of their
     names is bound once per function, by that import only, and never at module level; None
