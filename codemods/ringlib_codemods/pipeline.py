@@ -29,9 +29,6 @@ class SourceResult:
     error: str | None = None
 
 
-_PRUNABLE = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
-
-
 def _leave_hooks(rule_type: type) -> dict[str, str]:
     """``node type name -> method name`` of the ``leave_*`` hooks a rule class defines
     (libcst's base class has a no-op one for every node type: those are left out)."""
@@ -51,43 +48,52 @@ class Pipeline(cst.CSTTransformer):
     """All rules in one traversal; each rule's ``leave_*`` sees the node as updated by the
     rules before it. A rule that returns a removal/flatten sentinel ends the chain.
 
-    Rules change code only inside the statements they decided on (``hot``: the statement of
-    every site and old import, every statement that gets a comment) and the blocks holding
-    them; every other statement is passed over without being rebuilt.
+    Rules change only the nodes they decided on: a site's node, the nodes above it, and the
+    statements (with the blocks holding them) that get a comment or lose an import. The name
+    resolution records every node on the way from the module to each of those (``paths``);
+    the traversal enters only these, and the whole subtree of a node in ``whole`` (where a
+    rule rewrites something below a site that is not on such a way). Every other node is
+    passed over without being rebuilt. ``paths=None``: every node is visited.
     """
 
-    def __init__(self, rules: list[Rule], module: cst.Module | None = None,
-                 hot: Iterable[int] | None = None) -> None:
+    def __init__(self, rules: list[Rule], paths: set[int] | None = None,
+                 whole: Iterable[int] = ()) -> None:
         super().__init__()
-        self.generic = [r for r in rules if type(r).on_leave is not cst.CSTTransformer.on_leave]
-        self.dispatch: dict[str, list[tuple[int, Callable]]] = {}
-        for order, rule in enumerate(rules):
-            for node_type, method in _leave_hooks(type(rule)).items():
-                self.dispatch.setdefault(node_type, []).append((order, getattr(rule, method)))
-        self.generic_hooks = [(rules.index(r), r.on_leave) for r in self.generic]
-        self.hot: set[int] | None = None
-        self.holders: set[int] = set()
-        self._hot_root: cst.CSTNode | None = None
-        if hot is not None and module is not None:
-            self.hot = set(hot)
-            self.holders = _holders(self.hot, module)
+        self.rules = rules
+        self.hooks: dict[type, list[Callable]] = {}
+        self.paths = paths
+        self.whole = set(whole)
+        self._whole_root: cst.CSTNode | None = None
+
+    def _hooks(self, node_type: type) -> list[Callable]:
+        """The hooks of every rule for ``node_type``, in rule order (once per node type)."""
+        hooks = []
+        for rule in self.rules:
+            method = _leave_hooks(type(rule)).get(node_type.__name__)
+            if method is not None:
+                hooks.append(getattr(rule, method))
+            if type(rule).on_leave is not cst.CSTTransformer.on_leave and \
+                    issubclass(node_type, rule.leave_types):
+                hooks.append(rule.on_leave)
+        self.hooks[node_type] = hooks
+        return hooks
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if self.hot is None or self._hot_root is not None:
+        if self.paths is None or self._whole_root is not None:
             return True
         key = id(node)
-        if key in self.hot:
-            self._hot_root = node
+        if key in self.whole:
+            self._whole_root = node
             return True
-        return key in self.holders or not isinstance(node, _PRUNABLE)
+        return key in self.paths
 
     def on_leave(self, original_node: cst.CSTNode, updated_node):
-        if original_node is self._hot_root:
-            self._hot_root = None
-        hooks = self.dispatch.get(type(original_node).__name__, [])
-        if self.generic_hooks:
-            hooks = sorted([*hooks, *self.generic_hooks], key=lambda h: h[0])
-        for _, hook in hooks:
+        if original_node is self._whole_root:
+            self._whole_root = None
+        hooks = self.hooks.get(type(original_node))
+        if hooks is None:
+            hooks = self._hooks(type(original_node))
+        for hook in hooks:
             updated_node = hook(original_node, updated_node)
             if not isinstance(updated_node, cst.CSTNode):
                 break
@@ -95,17 +101,18 @@ class Pipeline(cst.CSTTransformer):
 
 
 def _holders(hot: set[int], module: cst.Module) -> set[int]:
-    """Statements (and their blocks) that contain a hot statement: they must be visited."""
+    """Statements (and their blocks) that contain a hot statement: the way to each."""
     holders: set[int] = set()
 
     def walk(nodes, outer: tuple[int, ...]) -> None:
         for node in nodes:
             if id(node) in hot:
                 holders.update(outer)
+                holders.add(id(node))
             if not isinstance(node, cst.SimpleStatementLine):
                 walk(_inner(node), (*outer, id(node)))
 
-    walk(module.body, ())
+    walk(module.body, (id(module),))
     return holders
 
 
@@ -170,7 +177,11 @@ def _migrate(module: cst.Module, source: Source, index: LegacyIndex, semantics: 
     hot = {id(s.statement) for s in analysis.sites} | set(ctx.comments)
     hot |= {id(analysis.import_line.get(id(b.statement), b.statement))
             for b in analysis.bindings.values()}
-    new = module.visit(Pipeline(rules, module, hot))
+    paths = analysis.paths
+    if not hot <= paths:  # not expected: then every way to a hot statement, walked here
+        paths = paths | _holders(hot, module)
+    whole = {id(node) for rule in rules for node in rule.rewrites_below()}
+    new = module.visit(Pipeline(rules, paths, whole))
     if part is None:
         code: Source = new.bytes if isinstance(source, bytes) else new.code
     else:

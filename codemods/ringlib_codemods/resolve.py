@@ -121,6 +121,8 @@ class Analysis:
         self.all_strings = finder.all_strings
         self.private_uses = finder.private_uses
         self.assigned_from_call = finder.assigned_from_call
+        self.paths = finder.paths
+        self.commented = finder.commented  # statements that may hold a comment
         self.sites: list[Site] = finder.sites
         self.sites.extend(self._resolve_accesses(finder.raw_accesses))
         self.sites.extend(self._dunder_all_sites())
@@ -403,6 +405,20 @@ class _SiteFinder(cst.CSTVisitor):
         self._try_body: list[cst.Try] = []
         self._fallback: list[cst.Try] = []
         self._packages = tuple(self.index.packages)
+        self.paths: set[int] = set()  # id of every node on the way from the module to a find
+        self.commented: set[int] = set()  # id of every statement that may hold a comment
+
+    def _mark(self, node: cst.CSTNode | None = None) -> None:
+        """Record the ancestor stack (and ``node``) as a way to something found: the
+        transform visits only these nodes (see ``pipeline.Pipeline``)."""
+        paths = self.paths
+        if node is not None:
+            paths.add(id(node))
+        for ancestor in reversed(self.stack):
+            key = id(ancestor)
+            if key in paths:
+                return  # marked before, and with it every node above
+            paths.add(key)
 
     # -- traversal ------------------------------------------------------------------------
     def on_visit(self, node: cst.CSTNode) -> bool:
@@ -411,6 +427,9 @@ class _SiteFinder(cst.CSTVisitor):
         else:
             hit = self.access_of.get(id(node))
         if hit is not None:
+            self._mark(node)
+            if type(node) is not cst.Name or node.lpar:
+                self._may_hold_comment()  # its subtree is not visited
             if hit[1].node is not node:  # a dotted import reached through an attribute chain
                 self.raw_accesses.append((hit[0], hit[1], tuple(self.stack[:-hit[2]])))
                 self.stack.append(node)
@@ -426,6 +445,17 @@ class _SiteFinder(cst.CSTVisitor):
     def on_leave(self, original_node: cst.CSTNode) -> None:
         super().on_leave(original_node)
         self.stack.pop()
+
+    def visit_Comment(self, node: cst.Comment) -> None:
+        self._may_hold_comment()
+
+    def _may_hold_comment(self) -> None:
+        """Record the statements around the current node as holding a comment."""
+        for ancestor in reversed(self.stack):
+            if isinstance(ancestor, STATEMENTS):
+                if id(ancestor) in self.commented:
+                    return  # and so are the statements around it
+                self.commented.add(id(ancestor))
 
     # -- try/except ImportError fallbacks ---------------------------------------------------
     def visit_Try(self, node: cst.Try) -> None:
@@ -456,6 +486,7 @@ class _SiteFinder(cst.CSTVisitor):
 
     # -- imports --------------------------------------------------------------------------
     def _import(self, node: cst.Import | cst.ImportFrom) -> None:
+        self._mark()
         if self.light is not None:
             self.light.seen.add(id(node))
         self.import_order[id(node)] = len(self.import_order)
@@ -474,6 +505,8 @@ class _SiteFinder(cst.CSTVisitor):
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
         self._import(node)
+        if node.lpar is not None:
+            self._may_hold_comment()  # its subtree is not visited
         module = self.analysis.import_module_path(node)
         path = self.index.normalize(module) if module else None
         if path is None:
@@ -513,6 +546,7 @@ class _SiteFinder(cst.CSTVisitor):
 
     def visit_ConcatenatedString(self, node: cst.ConcatenatedString) -> bool:
         self._string(node)
+        self._may_hold_comment()  # its subtree is not visited
         return False
 
     def visit_FormattedString(self, node: cst.FormattedString) -> bool:
@@ -537,6 +571,7 @@ class _SiteFinder(cst.CSTVisitor):
         if self._in_dunder_all():
             statement = _statement_of(self.stack)
             self.all_strings.append((node, text, statement))
+            self._mark()
             return
         if not any(p in text for p in self._packages):
             return
@@ -575,6 +610,7 @@ class _SiteFinder(cst.CSTVisitor):
                 self.assigned_from_call[id(node.value)] = get_full_name_for_node(target) or ""
 
     def _add(self, node, position: Position, path: str, text: str = "") -> None:
+        self._mark()
         statement = _statement_of(self.stack)
         entry = self.index.by_path.get(path) if path else None
         self.sites.append(Site(node, position, statement, tuple(self.stack[-6:-1]), entry, path,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Iterable
 
 import libcst as cst
 
@@ -19,6 +19,8 @@ class Rule(cst.CSTTransformer):
     """
 
     positions: ClassVar[tuple[Position, ...]] = ()
+    #: the node types a rule's generic ``on_leave`` acts on (the traversal calls it for no other)
+    leave_types: ClassVar[tuple[type, ...]] = (cst.CSTNode,)
 
     def __init__(self, ctx: Context) -> None:
         super().__init__()
@@ -31,6 +33,11 @@ class Rule(cst.CSTTransformer):
 
     def decide(self, site: Site) -> None:  # pragma: no cover - every rule overrides it
         raise NotImplementedError
+
+    def rewrites_below(self) -> Iterable[cst.CSTNode]:
+        """Nodes whose whole subtree the transform must visit for this rule: where it
+        rewrites a node that is neither a site nor above one (``pipeline.Pipeline``)."""
+        return ()
 
 
 def is_class_target(target: str) -> bool:

@@ -73,7 +73,11 @@ class BaseClassRule(ReplaceReferences):
 
     def plan(self) -> None:
         self.inits: dict[int, Recipe] = {}
+        self.classes: list[cst.ClassDef] = []  # those whose ``super().__init__`` call is rewritten
         super().plan()
+
+    def rewrites_below(self) -> list[cst.ClassDef]:
+        return self.classes
 
     def decide(self, site: Site) -> None:
         ctx, entry = self.ctx, site.entry
@@ -97,6 +101,7 @@ class BaseClassRule(ReplaceReferences):
             return
         self.replace[id(site.node)] = rewrite.target
         self.inits[id(init_call)] = recipe
+        self.classes.append(classdef)
         ctx.rewritten_site(site, rewrite, [f"super().__init__ of {name}: {d}"
                                            for d in bound.dropped], recipe.sources)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 
 import libcst as cst
@@ -10,6 +9,7 @@ import libcst as cst
 from ringlib_codemods.context import COMMENT_PREFIX, has_migrate_comment
 from ringlib_codemods.resolve import STATEMENTS
 from ringlib_codemods.rules.base import Rule
+from ringlib_codemods.walk import descendants
 
 
 class CommentRule(Rule):
@@ -21,13 +21,16 @@ class CommentRule(Rule):
     ``use_hilbert=False,  # Disable Hilbert``) moves with the code: it is kept as a line of
     its own above the statement."""
 
+    leave_types = STATEMENTS
+
     def plan(self) -> None:
         self.site_statements = {id(s.statement) for s in self.ctx.analysis.sites}
 
     def on_leave(self, original_node: cst.CSTNode, updated_node):
         if not isinstance(original_node, STATEMENTS):
             return updated_node
-        if id(original_node) in self.site_statements and updated_node is not original_node:
+        if id(original_node) in self.site_statements and updated_node is not original_node \
+                and id(original_node) in self.ctx.analysis.commented:
             lost = lost_comments(original_node, updated_node)
             if lost:
                 moved = [cst.EmptyLine(indent=True, comment=cst.Comment(c)) for c in lost]
@@ -58,30 +61,9 @@ def _comments(node: cst.CSTNode) -> list[str]:
     return found
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
 def _comment_counts(node: cst.CSTNode) -> Counter[str]:
-    """The comments under ``node``, in no particular order: a plain walk over the node
-    fields, several times cheaper than a libcst visitor."""
-    found: Counter[str] = Counter()
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        kind = type(current)
-        if kind is cst.Comment:
-            found[current.value] += 1  # type: ignore[attr-defined]
-            continue
-        names = _FIELDS.get(kind)
-        if names is None:
-            names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(current))  # type: ignore[arg-type]
-        for name in names:
-            value = getattr(current, name)
-            if isinstance(value, cst.CSTNode):
-                stack.append(value)
-            elif isinstance(value, (list, tuple)):
-                stack.extend(v for v in value if isinstance(v, cst.CSTNode))
-    return found
+    """The comments under ``node``, in no particular order."""
+    return Counter(n.value for n in descendants(node) if type(n) is cst.Comment)  # type: ignore[attr-defined]
 
 
 def lost_comments(before: cst.CSTNode, after: cst.CSTNode) -> list[str]:

@@ -19,6 +19,7 @@ into it as a small dict: the mapping the config rule applies to literal configs.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import libcst as cst
@@ -29,6 +30,7 @@ from ringlib_legacy.sparse_configs import CONFIG_CONSUMERS, CONFIG_LAYOUTS, SPAR
 from ringlib_codemods.recipes import Recipe, Unsafe, bind
 from ringlib_codemods.resolve import Position, Site
 from ringlib_codemods.rules.base import ReplaceReferences
+from ringlib_codemods.walk import descendants
 
 _EQUAL = cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
                         whitespace_after=cst.SimpleWhitespace(""))
@@ -177,7 +179,7 @@ class FactoryRule(ReplaceReferences):
         at = next((i for i, s in enumerate(body) if _mentions(s, names)), len(body))
         defs = []
         for _, source in sorted(self.factories.values()):
-            statement = cst.parse_statement(source)
+            statement = _parsed(source)
             defs.append(statement.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()]))
         if at < len(body):
             first = body[at]
@@ -240,15 +242,13 @@ def _rebinds(site: Site) -> bool:
 
 
 def _mentions(statement: cst.CSTNode, names: set[str]) -> bool:
-    found = False
+    return any(type(n) is cst.Name and n.value in names for n in descendants(statement))  # type: ignore[attr-defined]
 
-    class Find(cst.CSTVisitor):
-        def visit_Name(self, node: cst.Name) -> None:
-            nonlocal found
-            found = found or node.value in names
 
-    statement.visit(Find())
-    return found
+@functools.lru_cache(maxsize=64)
+def _parsed(source: str) -> cst.BaseStatement:
+    """A factory's statement (nodes are immutable: files writing the same factory share it)."""
+    return cst.parse_statement(source)
 
 
 def _constructs(ctx, site: Site) -> bool:
