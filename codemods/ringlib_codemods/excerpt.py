@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 import libcst as cst
-from libcst._nodes.internal import CodegenState
 
 from ringlib_codemods.index import LegacyIndex
+from ringlib_codemods.positions import PlainCodegenState
 
 _NEWLINE = re.compile(r"\r\n?|\n")  # Python's and libcst's line breaks (not str.splitlines)
 _COOKIE = re.compile(r"^[ \t\f]*#.*?coding[:=]", re.MULTILINE)
@@ -100,7 +100,7 @@ class Excerpt:
     # -- code -------------------------------------------------------------------------------
     def splice(self, new: cst.Module) -> str:
         """The code of the migrated excerpt ``new`` with every stand-in's original lines."""
-        state = CodegenState(default_indent=new.default_indent, default_newline=new.default_newline)
+        state = PlainCodegenState(default_indent=new.default_indent, default_newline=new.default_newline)
         for line in new.header:
             line._codegen(state)
         for statement in new.body:

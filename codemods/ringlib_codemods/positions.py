@@ -9,8 +9,7 @@ convention (a statement starts after its leading blank and comment lines).
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
@@ -18,7 +17,29 @@ from libcst._nodes.internal import CodegenState
 _NEWLINE = re.compile(r"\r\n?|\n")
 
 
-class _LineCountingState(CodegenState):
+class _NoOp:
+    """A context manager that does nothing (cheaper than a generator-based one)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_OP = _NoOp()
+
+
+class PlainCodegenState(CodegenState):
+    """libcst's code generation state without its per-node ``record_syntactic_position``
+    context (a generator each time, for position metadata nobody here asks for)."""
+
+    def record_syntactic_position(self, node: cst.CSTNode, *, start_node=None,
+                                  end_node=None) -> _NoOp:
+        return _NO_OP
+
+
+class _LineCountingState(PlainCodegenState):
     """A codegen state that tracks (line, column) and notes where wanted nodes start."""
 
     def __init__(self, module: cst.Module, wanted: set[int]) -> None:
@@ -51,12 +72,11 @@ class _LineCountingState(CodegenState):
         if key in self.wanted and key not in self.found:
             self.found[key] = (self.line, self.column + 1)
 
-    @contextmanager
     def record_syntactic_position(self, node: cst.CSTNode, *, start_node=None,
-                                  end_node=None) -> Iterator[None]:
+                                  end_node=None) -> _NoOp:
         if id(node) in self.wanted:  # past the leading lines: the statement's own start
             self.found[id(node)] = (self.line, self.column + 1)
-        yield
+        return _NO_OP
 
 
 def start_positions(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> dict[int, tuple[int, int]]:

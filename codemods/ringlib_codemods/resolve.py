@@ -29,6 +29,7 @@ from ringlib_codemods.positions import start_positions
 from ringlib_codemods.binding import Binding
 from ringlib_codemods.excerpt import Excerpt, WholeModule
 from ringlib_codemods.light import light_resolution
+from ringlib_codemods import walk
 
 
 class Position(str, enum.Enum):
@@ -108,7 +109,7 @@ class Analysis:
             self.bindings = self._find_bindings()
             self._old_assignments = {id(a) for b in self.bindings.values() for a in b.assignments}
         finder = _SiteFinder(self)
-        module.visit(finder)
+        walk.visit(module, finder)
         if excerpt is not None and self.light.failed:
             raise WholeModule("the light resolution declines")
         if self.light is not None and self.light.failed:  # a case only libcst decides

@@ -31,3 +31,76 @@ def descendants(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
                 stack.append(value)
             elif isinstance(value, (list, tuple)):
                 stack.extend(v for v in value if isinstance(v, cst.CSTNode))
+
+
+# -- read-only visits in document order ---------------------------------------------------------
+_ORDER: dict[type, tuple[str, ...]] = {}
+
+
+class _FieldOrder(cst.CSTVisitor):
+    """Notes the fields libcst's own traversal enters for one node, in its (document) order."""
+
+    def __init__(self, node: cst.CSTNode) -> None:
+        super().__init__()
+        self.node = node
+        self.fields: list[str] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return False
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        pass
+
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        if node is self.node:
+            self.fields.append(attribute)
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        pass
+
+
+def _child_fields(node: cst.CSTNode) -> tuple[str, ...]:
+    kind = type(node)
+    order = _ORDER.get(kind)
+    if order is None:
+        probe = _FieldOrder(node)
+        node._visit_and_replace_children(probe)
+        order = _ORDER[kind] = tuple(probe.fields)
+    return order
+
+
+def visit(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
+    """``root.visit(visitor)`` for a visitor that only reads: the same calls in the same order
+    (``on_visit``, ``visit_<Node>_<field>``, the children, ``leave_<Node>_<field>``,
+    ``on_leave``), without libcst rebuilding every node it passes (a few times faster)."""
+    hooks: dict[tuple[type, str], tuple] = {}
+
+    def field_hooks(kind: type, name: str) -> tuple:
+        found = hooks.get((kind, name))
+        if found is None:
+            found = hooks[(kind, name)] = (
+                getattr(visitor, f"visit_{kind.__name__}_{name}", None),
+                getattr(visitor, f"leave_{kind.__name__}_{name}", None))
+        return found
+
+    on_visit, on_leave = visitor.on_visit, visitor.on_leave
+    node_type = cst.CSTNode
+
+    def enter(node: cst.CSTNode) -> None:
+        if on_visit(node):
+            kind = type(node)
+            for name in _child_fields(node):
+                before, after = field_hooks(kind, name)
+                if before is not None:
+                    before(node)
+                value = getattr(node, name)
+                if isinstance(value, node_type):
+                    enter(value)
+                elif isinstance(value, (list, tuple)):
+                    for child in value:
+                        enter(child)
+                if after is not None:
+                    after(node)
+        on_leave(node)
+
+    enter(root)
