@@ -9,6 +9,7 @@ import libcst as cst
 from ringlib_codemods.context import COMMENT_PREFIX, has_migrate_comment
 from ringlib_codemods.resolve import STATEMENTS
 from ringlib_codemods.rules.base import Rule
+from ringlib_codemods import walk
 from ringlib_codemods.walk import descendants
 
 
@@ -57,7 +58,7 @@ def _comments(node: cst.CSTNode) -> list[str]:
         def visit_Comment(self, comment: cst.Comment) -> None:
             found.append(comment.value)
 
-    node.visit(Collect())
+    walk.visit(node, Collect(), skip=walk.BLANKS)
     return found
 
 
