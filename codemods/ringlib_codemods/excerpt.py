@@ -98,15 +98,23 @@ class Excerpt:
         return self.module.default_indent
 
     # -- code -------------------------------------------------------------------------------
-    def splice(self, new: cst.Module) -> str:
-        """The code of the migrated excerpt ``new`` with every stand-in's original lines."""
+    def splice(self, new: cst.Module, generated: dict[int, list[str]] | None = None) -> str:
+        """The code of the migrated excerpt ``new`` with every stand-in's original lines.
+        ``generated``: tokens already generated for statements of the excerpt (by id), reused
+        where the transform left the statement as it was."""
         state = PlainCodegenState(default_indent=new.default_indent, default_newline=new.default_newline)
+        generated = generated or {}
         for line in new.header:
             line._codegen(state)
         for statement in new.body:
             original = self._original(statement)
             if original is None:
-                statement._codegen(state)
+                tokens = generated.get(id(statement))
+                if tokens is not None and new.default_indent == self.module.default_indent \
+                        and new.default_newline == self.module.default_newline:
+                    state.tokens.extend(tokens)
+                else:
+                    statement._codegen(state)
                 continue
             for line in statement.leading_lines:
                 line._codegen(state)

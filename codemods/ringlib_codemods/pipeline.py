@@ -186,7 +186,7 @@ def _migrate(module: cst.Module, source: Source, index: LegacyIndex, semantics: 
         code: Source = new.bytes if isinstance(source, bytes) else new.code
     else:
         _check_module_insertions(rules, part)
-        text = part.splice(new)
+        text = part.splice(new, analysis.statement_tokens)
         code = text.encode("utf-8") if isinstance(source, bytes) else text
     if code == source:
         return SourceResult(source, False, ctx.items)

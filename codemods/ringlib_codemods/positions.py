@@ -49,6 +49,9 @@ class _LineCountingState(PlainCodegenState):
         self.found: dict[int, tuple[int, int]] = {}
         self.line = 1
         self.column = 0
+        self.top = {id(statement) for statement in module.body}
+        self.starts: dict[int, int] = {}
+        self.codes: dict[int, list[str]] = {}  # id(top-level statement) -> its tokens
 
     def _advance(self, value: str) -> None:
         if "\n" in value or "\r" in value:
@@ -71,6 +74,13 @@ class _LineCountingState(PlainCodegenState):
         key = id(node)
         if key in self.wanted and key not in self.found:
             self.found[key] = (self.line, self.column + 1)
+        if key in self.top:
+            self.starts[key] = len(self.tokens)
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        key = id(node)
+        if key in self.top:
+            self.codes[key] = self.tokens[self.starts[key]:]
 
     def record_syntactic_position(self, node: cst.CSTNode, *, start_node=None,
                                   end_node=None) -> _NoOp:
@@ -79,8 +89,13 @@ class _LineCountingState(PlainCodegenState):
         return _NO_OP
 
 
-def start_positions(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> dict[int, tuple[int, int]]:
-    """``id(node) -> (line, column)`` (both 1-based) for ``nodes`` of ``module``."""
+def start_positions(module: cst.Module, nodes: Iterable[cst.CSTNode],
+                    codes: dict[int, list[str]] | None = None) -> dict[int, tuple[int, int]]:
+    """``id(node) -> (line, column)`` (both 1-based) for ``nodes`` of ``module``. ``codes``
+    receives the tokens of each top-level statement (code generated once is reused where
+    the statement comes out of the transform unchanged)."""
     state = _LineCountingState(module, {id(n) for n in nodes})
     module._codegen(state)
+    if codes is not None:
+        codes.update(state.codes)
     return state.found

@@ -8,6 +8,7 @@ and separators. What a recipe means is decided in ``ringlib_legacy.recipe`` alon
 from __future__ import annotations
 
 import ast
+import functools
 from typing import Callable, Sequence
 
 import libcst as cst
@@ -21,13 +22,27 @@ __all__ = ["Bound", "CstExpressions", "Recipe", "Unsafe", "bind", "is_required",
 
 def literal(node: cst.BaseExpression) -> tuple[bool, object]:
     """(True, value) when ``node`` is a plain literal (numbers, strings, None, lists...)."""
-    if isinstance(node, (cst.Name, cst.Integer, cst.Float, cst.SimpleString, cst.UnaryOperation,
-                         cst.List, cst.Tuple, cst.Dict, cst.Set)):
-        try:
-            return True, ast.literal_eval(_code(node).strip())
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            return False, None
+    if type(node) in _TOKENS:  # its value is its one token (parentheses change nothing)
+        return _token_literal(node.value)  # type: ignore[attr-defined]
+    if isinstance(node, (cst.UnaryOperation, cst.List, cst.Tuple, cst.Dict, cst.Set)):
+        return _literal(_code(node).strip())
     return False, None
+
+
+_TOKENS = (cst.Name, cst.Integer, cst.Float, cst.SimpleString)
+
+
+def _literal(code: str) -> tuple[bool, object]:
+    try:
+        return True, ast.literal_eval(code)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False, None
+
+
+@functools.lru_cache(maxsize=4096)
+def _token_literal(token: str) -> tuple[bool, object]:
+    """The value of one name, number or string token (immutable: safe to share)."""
+    return _literal(token)
 
 
 def is_simple(node: cst.BaseExpression) -> bool:

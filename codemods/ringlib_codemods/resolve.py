@@ -97,6 +97,8 @@ class Analysis:
         self.excerpt = excerpt  # ``module`` is this excerpt of the source (see excerpt.py)
         self._scopes = None
         self._positions: dict[int, tuple[int, int]] | None = None
+        #: id(top-level statement) -> its generated tokens, once positions were asked for
+        self.statement_tokens: dict[int, list[str]] = {}
         self._package = module_parts(path)
         tree = excerpt.tree if excerpt is not None else None
         self.light = light_resolution(self, source, tree) if light else None
@@ -292,7 +294,7 @@ class Analysis:
                 if site.binding is not None:
                     wanted.append(site.binding.alias)
             wanted += [b.alias for b in self.bindings.values()]
-            found = start_positions(self.module, wanted)
+            found = start_positions(self.module, wanted, self.statement_tokens)
             for item in wanted:  # asked once: a node of another tree has no position
                 found.setdefault(id(item), (0, 0))
             if self.excerpt is not None:
