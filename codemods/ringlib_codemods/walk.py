@@ -78,14 +78,15 @@ def visit(root: cst.CSTNode, visitor: cst.CSTVisitor, skip: tuple[type, ...] = (
     (``on_visit``, ``visit_<Node>_<field>``, the children, ``leave_<Node>_<field>``,
     ``on_leave``), without libcst rebuilding every node it passes (a few times faster).
     Nodes of the types ``skip`` (e.g. ``BLANKS``) are not entered at all."""
-    hooks: dict[tuple[type, str], tuple] = {}
+    plans: dict[type, list[tuple[str, object, object]]] = {}
 
-    def field_hooks(kind: type, name: str) -> tuple:
-        found = hooks.get((kind, name))
-        if found is None:
-            found = hooks[(kind, name)] = (
-                getattr(visitor, f"visit_{kind.__name__}_{name}", None),
-                getattr(visitor, f"leave_{kind.__name__}_{name}", None))
+    def plan(node: cst.CSTNode) -> list[tuple[str, object, object]]:
+        """``(field, visit hook, leave hook)`` for each field of ``node``'s type."""
+        kind = type(node)
+        found = plans[kind] = [
+            (name, getattr(visitor, f"visit_{kind.__name__}_{name}", None),
+             getattr(visitor, f"leave_{kind.__name__}_{name}", None))
+            for name in _child_fields(node)]
         return found
 
     on_visit, on_leave = visitor.on_visit, visitor.on_leave
@@ -94,9 +95,10 @@ def visit(root: cst.CSTNode, visitor: cst.CSTVisitor, skip: tuple[type, ...] = (
 
     def enter(node: cst.CSTNode) -> None:
         if on_visit(node):
-            kind = type(node)
-            for name in _child_fields(node):
-                before, after = field_hooks(kind, name)
+            fields = plans.get(type(node))
+            if fields is None:
+                fields = plan(node)
+            for name, before, after in fields:
                 if before is not None:
                     before(node)
                 value = getattr(node, name)

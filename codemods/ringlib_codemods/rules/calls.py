@@ -21,6 +21,7 @@ class CallRule(Rule):
 
     def plan(self) -> None:
         self.calls: dict[int, Recipe] = {}
+        self.built: dict[int, list[cst.Arg]] = {}  # the arguments as planned (no nested rewrite)
         self.private = self._private_uses()
         super().plan()
 
@@ -56,11 +57,12 @@ class CallRule(Rule):
         try:
             bound = bind(entry, call.args)
             recipe = Recipe(entry, rewrite, bound, ctx.expr)
-            recipe.build(call.args)  # raises Unsafe now rather than during the transform
+            built = recipe.build(call.args)  # raises Unsafe now rather than during the transform
         except Unsafe as why:
             ctx.unsafe(site, str(why))
             return
         self.calls[id(call)] = recipe
+        self.built[id(call)] = built
         ctx.rewritten_site(site, rewrite, [*bound.dropped, *recipe.unused()], recipe.sources)
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
@@ -71,4 +73,10 @@ class CallRule(Rule):
         old = updated_node.func
         if isinstance(old, (cst.Name, cst.Attribute)) and (old.lpar or old.rpar):
             func = func.with_changes(lpar=old.lpar, rpar=old.rpar)
-        return updated_node.with_changes(func=func, args=recipe.build(updated_node.args))
+        args = updated_node.args
+        if len(args) == len(original_node.args) and all(
+                a is b for a, b in zip(args, original_node.args)):
+            built = self.built[id(original_node)]  # no argument was rewritten inside
+        else:
+            built = recipe.build(args)
+        return updated_node.with_changes(func=func, args=built)

@@ -1,0 +1,116 @@
+"""``walk.visit`` makes the same calls as libcst's own traversal, in the same order."""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+
+from ringlib_codemods import walk
+
+SOURCE = textwrap.dedent('''\
+    # header comment
+    import a.b as c
+    from x import (y,  # why
+                   z)
+
+    @decorator(arg=1)
+    async def f(p: "T" = 1, *args, k: int, **kw) -> list[int]:
+        """Doc."""
+        try:
+            q = [i for i in range(3) if i]  # trailing
+        except (ImportError, ValueError) as error:
+            raise
+        else:
+            pass
+        finally:
+            del q
+        with open("f") as h, g() as (m, n):
+            while not h: break
+        match p:
+            case {"k": [1, *rest]} if rest:
+                return lambda v=1: f"{v!r:>{p}}"
+        return {**kw, "s": b"x" b"y"}
+
+
+    class C(Base, metaclass=M):
+        x: int = (1 +
+                  2)  # comment
+        for i in a[1:2, ::3]:
+            x @= i if i else -i
+''')
+
+
+class Recorder(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[tuple[str, str, str]] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self.events.append(("visit", type(node).__name__, ""))
+        return not isinstance(node, cst.Lambda)  # a pruned subtree is left out alike
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self.events.append(("leave", type(original_node).__name__, ""))
+
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        self.events.append(("enter", type(node).__name__, attribute))
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        self.events.append(("exit", type(original_node).__name__, attribute))
+
+
+class FieldHooks(cst.CSTVisitor):
+    """Only the ``visit_<Node>_<field>`` hooks a visitor defines (as libcst dispatches them)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[str] = []
+
+    def visit_Try_body(self, node: cst.Try) -> None:
+        self.events.append("try body")
+
+    def leave_Try_body(self, node: cst.Try) -> None:
+        self.events.append("try body done")
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.events.append(node.value)
+
+
+def test_same_calls_in_the_same_order_as_libcst() -> None:
+    module = cst.parse_module(SOURCE)
+    theirs, ours = Recorder(), Recorder()
+    module.visit(theirs)
+    walk.visit(module, ours)
+    node_events = [e for e in theirs.events if e[0] in ("visit", "leave")]
+    assert [e for e in ours.events if e[0] in ("visit", "leave")] == node_events
+    assert len(node_events) > 300
+    hooks_theirs, hooks_ours = FieldHooks(), FieldHooks()
+    module.visit(hooks_theirs)
+    walk.visit(module, hooks_ours)
+    assert hooks_ours.events == hooks_theirs.events
+    assert "try body" in hooks_ours.events and "rest" in hooks_ours.events
+
+
+def test_skipped_types_are_not_entered() -> None:
+    module = cst.parse_module(SOURCE)
+    theirs, ours = Recorder(), Recorder()
+    module.visit(theirs)
+    walk.visit(module, ours, skip=walk.BLANKS)
+    blanks = {t.__name__ for t in walk.BLANKS}
+    expected = [e for e in theirs.events if e[0] in ("visit", "leave") and e[1] not in blanks]
+    assert [e for e in ours.events if e[0] in ("visit", "leave")] == expected
+    assert len(expected) < len([e for e in theirs.events if e[0] in ("visit", "leave")])
+
+
+def test_descendants_are_every_node_below() -> None:
+    module = cst.parse_module(SOURCE)
+    seen: list[cst.CSTNode] = []
+
+    class All(cst.CSTVisitor):
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            seen.append(node)
+            return True
+
+    module.visit(All())
+    assert {id(n) for n in walk.descendants(module)} == {id(n) for n in seen}
