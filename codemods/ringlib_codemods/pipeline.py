@@ -87,6 +87,12 @@ class Pipeline(cst.CSTTransformer):
             return True
         return key in self.paths
 
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        pass  # rules define no ``visit_<Node>_<field>`` hooks: skip libcst's lookup per field
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        pass
+
     def on_leave(self, original_node: cst.CSTNode, updated_node):
         if original_node is self._whole_root:
             self._whole_root = None

@@ -111,7 +111,7 @@ class Analysis:
             self.bindings = self._find_bindings()
             self._old_assignments = {id(a) for b in self.bindings.values() for a in b.assignments}
         finder = _SiteFinder(self)
-        walk.visit(module, finder, skip=walk.BLANKS)
+        walk.visit(module, finder, skip=walk.BLANKS, quiet=walk.TOKENS)
         if excerpt is not None and self.light.failed:
             raise WholeModule("the light resolution declines")
         if self.light is not None and self.light.failed:  # a case only libcst decides

@@ -73,11 +73,28 @@ def _child_fields(node: cst.CSTNode) -> tuple[str, ...]:
 BLANKS = (cst.SimpleWhitespace, cst.Newline)
 
 
-def visit(root: cst.CSTNode, visitor: cst.CSTVisitor, skip: tuple[type, ...] = ()) -> None:
+def _operators() -> tuple[type, ...]:
+    bases = (cst.BaseBinaryOp, cst.BaseBooleanOp, cst.BaseCompOp, cst.BaseUnaryOp, cst.BaseAugOp)
+    return tuple(t for t in vars(cst).values()
+                 if isinstance(t, type) and issubclass(t, bases) and t not in bases)
+
+
+#: punctuation, operators, numbers and line ends: nodes whose children are at most
+#: whitespace (with the comments it may hold) and parentheses
+TOKENS = (cst.Comma, cst.Dot, cst.AssignEqual, cst.Colon, cst.Semicolon, cst.LeftParen,
+          cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket, cst.LeftCurlyBrace,
+          cst.RightCurlyBrace, cst.Integer, cst.Float, cst.Imaginary, cst.TrailingWhitespace,
+          cst.EmptyLine, *_operators())
+
+
+def visit(root: cst.CSTNode, visitor: cst.CSTVisitor, skip: tuple[type, ...] = (),
+          quiet: tuple[type, ...] = ()) -> None:
     """``root.visit(visitor)`` for a visitor that only reads: the same calls in the same order
     (``on_visit``, ``visit_<Node>_<field>``, the children, ``leave_<Node>_<field>``,
     ``on_leave``), without libcst rebuilding every node it passes (a few times faster).
-    Nodes of the types ``skip`` (e.g. ``BLANKS``) are not entered at all."""
+    Nodes of the types ``skip`` (e.g. ``BLANKS``) are not entered at all; nodes of the types
+    ``quiet`` (e.g. ``TOKENS``, for a visitor that ignores them) only where they hold more
+    than nodes of ``skip`` (a comment in their whitespace, parentheses around a number)."""
     plans: dict[type, list[tuple[str, object, object]]] = {}
 
     def plan(node: cst.CSTNode) -> list[tuple[str, object, object]]:
@@ -92,8 +109,21 @@ def visit(root: cst.CSTNode, visitor: cst.CSTVisitor, skip: tuple[type, ...] = (
     on_visit, on_leave = visitor.on_visit, visitor.on_leave
     node_type = cst.CSTNode
     skipped = frozenset(skip)
+    quieted = frozenset(quiet)
+
+    def holds_more(node: cst.CSTNode) -> bool:
+        for name in _child_fields(node):
+            value = getattr(node, name)
+            if isinstance(value, (list, tuple)):
+                if any(type(child) not in skipped for child in value):
+                    return True
+            elif isinstance(value, node_type) and type(value) not in skipped:
+                return True
+        return False
 
     def enter(node: cst.CSTNode) -> None:
+        if type(node) in quieted and not holds_more(node):
+            return
         if on_visit(node):
             fields = plans.get(type(node))
             if fields is None:
