@@ -42,6 +42,8 @@ def _leave_hooks(rule_type: type) -> dict[str, str]:
 
 
 _HOOKS: dict[type, dict[str, str]] = {}
+#: (rule classes, node type) -> (rule index, method name) of each hook, in rule order
+_NODE_HOOKS: dict[tuple[tuple[type, ...], type], list[tuple[int, str]]] = {}
 
 
 class Pipeline(cst.CSTTransformer):
@@ -67,15 +69,19 @@ class Pipeline(cst.CSTTransformer):
 
     def _hooks(self, node_type: type) -> list[Callable]:
         """The hooks of every rule for ``node_type``, in rule order (once per node type)."""
-        hooks = []
-        for rule in self.rules:
-            method = _leave_hooks(type(rule)).get(node_type.__name__)
-            if method is not None:
-                hooks.append(getattr(rule, method))
-            if type(rule).on_leave is not cst.CSTTransformer.on_leave and \
-                    issubclass(node_type, rule.leave_types):
-                hooks.append(rule.on_leave)
-        self.hooks[node_type] = hooks
+        key = (tuple(type(rule) for rule in self.rules), node_type)
+        names = _NODE_HOOKS.get(key)
+        if names is None:
+            names = []
+            for i, rule in enumerate(self.rules):
+                method = _leave_hooks(type(rule)).get(node_type.__name__)
+                if method is not None:
+                    names.append((i, method))
+                if type(rule).on_leave is not cst.CSTTransformer.on_leave and \
+                        issubclass(node_type, rule.leave_types):
+                    names.append((i, "on_leave"))
+            _NODE_HOOKS[key] = names
+        hooks = self.hooks[node_type] = [getattr(self.rules[i], name) for i, name in names]
         return hooks
 
     def on_visit(self, node: cst.CSTNode) -> bool:

@@ -176,7 +176,17 @@ class FactoryRule(ReplaceReferences):
             return updated_node
         names = {n for n, _ in self.factories.values()}
         body = list(updated_node.body)
-        at = next((i for i, s in enumerate(body) if _mentions(s, names)), len(body))
+        generated = self.ctx.analysis.statement_tokens  # unchanged statements' code, if known
+
+        def mentions(statement: cst.CSTNode) -> bool:
+            tokens = generated.get(id(statement))
+            if tokens is not None:
+                code = "".join(tokens)
+                if not any(name in code for name in names):
+                    return False  # a name in it would be in its code
+            return _mentions(statement, names)
+
+        at = next((i for i, s in enumerate(body) if mentions(s)), len(body))
         defs = []
         for _, source in sorted(self.factories.values()):
             statement = _parsed(source)
