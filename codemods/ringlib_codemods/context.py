@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import asdict, dataclass
 from typing import Iterable
@@ -141,7 +142,7 @@ class Context:
             code = source
             if self.ringlib != "ringlib":
                 code = re.sub(r"(?<![\w.])ringlib(?=\.)", self.ringlib, code)
-            node = cst.parse_expression(code)
+            node = _parsed_expression(code)
             self._expr_cache[source] = node
         return node
 
@@ -155,6 +156,12 @@ class Context:
 
 
 _KNOWN_MODULES = {"torch", "math", "functools"}
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_expression(code: str) -> cst.BaseExpression:
+    """A recipe expression (nodes are immutable: every file writing it shares one)."""
+    return cst.parse_expression(code)
 
 
 def has_migrate_comment(statement: cst.CSTNode) -> bool:

@@ -2,13 +2,15 @@
 
 libcst's ``PositionProvider`` records a range for every node of the module (about twice the
 cost of parsing it); the report needs the start of a handful. This pass generates the code
-once, counts lines as tokens go by and records only the nodes asked for, with the same
+once, notes where the nodes asked for start and counts lines afterwards, with the same
 convention (a statement starts after its leading blank and comment lines).
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from itertools import accumulate
 from typing import Iterable
 
 import libcst as cst
@@ -40,40 +42,22 @@ class PlainCodegenState(CodegenState):
 
 
 class _LineCountingState(PlainCodegenState):
-    """A codegen state that tracks (line, column) and notes where wanted nodes start."""
+    """A codegen state that notes, for each wanted node, how many tokens came before it;
+    ``positions`` turns those counts into (line, column) once the code is generated."""
 
     def __init__(self, module: cst.Module, wanted: set[int]) -> None:
         super().__init__(default_indent=module.default_indent,
                          default_newline=module.default_newline)
         self.wanted = wanted
-        self.found: dict[int, tuple[int, int]] = {}
-        self.line = 1
-        self.column = 0
+        self.at: dict[int, int] = {}  # id(node) -> tokens before its start
         self.top = {id(statement) for statement in module.body}
         self.starts: dict[int, int] = {}
         self.codes: dict[int, list[str]] = {}  # id(top-level statement) -> its tokens
 
-    def _advance(self, value: str) -> None:
-        if "\n" in value or "\r" in value:
-            parts = _NEWLINE.split(value)
-            self.line += len(parts) - 1
-            self.column = len(parts[-1])
-        else:
-            self.column += len(value)
-
-    def add_indent_tokens(self) -> None:
-        self.tokens.extend(self.indent_tokens)
-        for token in self.indent_tokens:
-            self.column += len(token)
-
-    def add_token(self, value: str) -> None:
-        self.tokens.append(value)
-        self._advance(value)
-
     def before_codegen(self, node: cst.CSTNode) -> None:
         key = id(node)
-        if key in self.wanted and key not in self.found:
-            self.found[key] = (self.line, self.column + 1)
+        if key in self.wanted and key not in self.at:
+            self.at[key] = len(self.tokens)
         if key in self.top:
             self.starts[key] = len(self.tokens)
 
@@ -85,8 +69,39 @@ class _LineCountingState(PlainCodegenState):
     def record_syntactic_position(self, node: cst.CSTNode, *, start_node=None,
                                   end_node=None) -> _NoOp:
         if id(node) in self.wanted:  # past the leading lines: the statement's own start
-            self.found[id(node)] = (self.line, self.column + 1)
+            self.at[id(node)] = len(self.tokens)
         return _NO_OP
+
+    def positions(self) -> dict[int, tuple[int, int]]:
+        """(line, column), both 1-based, of each wanted node found."""
+        text = "".join(self.tokens)
+        if "\r" in text:  # a line break may span two tokens: count token by token
+            return self._positions_by_token()
+        offsets = [0, *accumulate(map(len, self.tokens))]
+        ends = [m.end() for m in _NEWLINE.finditer(text)]
+        found = {}
+        for key, index in self.at.items():
+            offset = offsets[index]
+            line = bisect_right(ends, offset)
+            found[key] = (line + 1, offset - (ends[line - 1] if line else 0) + 1)
+        return found
+
+    def _positions_by_token(self) -> dict[int, tuple[int, int]]:
+        starts: dict[int, list[int]] = {}
+        for key, index in self.at.items():
+            starts.setdefault(index, []).append(key)
+        found = {}
+        line, column = 1, 0
+        for index, token in enumerate([*self.tokens, ""]):
+            for key in starts.get(index, ()):
+                found[key] = (line, column + 1)
+            if "\n" in token or "\r" in token:
+                parts = _NEWLINE.split(token)
+                line += len(parts) - 1
+                column = len(parts[-1])
+            else:
+                column += len(token)
+        return found
 
 
 def start_positions(module: cst.Module, nodes: Iterable[cst.CSTNode],
@@ -98,4 +113,4 @@ def start_positions(module: cst.Module, nodes: Iterable[cst.CSTNode],
     module._codegen(state)
     if codes is not None:
         codes.update(state.codes)
-    return state.found
+    return state.positions()
