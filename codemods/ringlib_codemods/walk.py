@@ -34,7 +34,7 @@ def descendants(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
 
 
 # -- read-only visits in document order ---------------------------------------------------------
-_ORDER: dict[type, tuple[str, ...]] = {}
+_ORDER: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
 
 class _FieldOrder(cst.CSTVisitor):
@@ -59,13 +59,32 @@ class _FieldOrder(cst.CSTVisitor):
         pass
 
 
+def _probe(node: cst.CSTNode) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The fields libcst enters for ``node``, and the fields it left out because they are
+    None here (libcst enters some optional fields only when set, e.g. an f-string's format
+    spec: a node of the same type that sets one is probed on its own)."""
+    probe = _FieldOrder(node)
+    node._visit_and_replace_children(probe)
+    order = tuple(probe.fields)
+    unset = tuple(f.name for f in dataclasses.fields(node)  # type: ignore[arg-type]
+                  if f.name not in order and getattr(node, f.name) is None)
+    return order, unset
+
+
+def _holds_node(value: object) -> bool:
+    if isinstance(value, cst.CSTNode):
+        return True
+    return isinstance(value, (list, tuple)) and any(isinstance(v, cst.CSTNode) for v in value)
+
+
 def _child_fields(node: cst.CSTNode) -> tuple[str, ...]:
-    kind = type(node)
-    order = _ORDER.get(kind)
-    if order is None:
-        probe = _FieldOrder(node)
-        node._visit_and_replace_children(probe)
-        order = _ORDER[kind] = tuple(probe.fields)
+    """The fields libcst's traversal enters for ``node``, in its order."""
+    entry = _ORDER.get(type(node))
+    if entry is None:
+        entry = _ORDER[type(node)] = _probe(node)
+    order, unset = entry
+    if unset and any(_holds_node(getattr(node, name)) for name in unset):
+        return _probe(node)[0]
     return order
 
 
@@ -95,16 +114,14 @@ def visit(root: cst.CSTNode, visitor: cst.CSTVisitor, skip: tuple[type, ...] = (
     Nodes of the types ``skip`` (e.g. ``BLANKS``) are not entered at all; nodes of the types
     ``quiet`` (e.g. ``TOKENS``, for a visitor that ignores them) only where they hold more
     than nodes of ``skip`` (a comment in their whitespace, parentheses around a number)."""
-    plans: dict[type, list[tuple[str, object, object]]] = {}
+    plans: dict[type, tuple[list[tuple[str, object, object]], tuple[str, ...]]] = {}
 
     def plan(node: cst.CSTNode) -> list[tuple[str, object, object]]:
-        """``(field, visit hook, leave hook)`` for each field of ``node``'s type."""
+        """``(field, visit hook, leave hook)`` for each field libcst enters for ``node``."""
         kind = type(node)
-        found = plans[kind] = [
-            (name, getattr(visitor, f"visit_{kind.__name__}_{name}", None),
-             getattr(visitor, f"leave_{kind.__name__}_{name}", None))
-            for name in _child_fields(node)]
-        return found
+        return [(name, getattr(visitor, f"visit_{kind.__name__}_{name}", None),
+                 getattr(visitor, f"leave_{kind.__name__}_{name}", None))
+                for name in _child_fields(node)]
 
     on_visit, on_leave = visitor.on_visit, visitor.on_leave
     node_type = cst.CSTNode
@@ -125,9 +142,12 @@ def visit(root: cst.CSTNode, visitor: cst.CSTVisitor, skip: tuple[type, ...] = (
         if type(node) in quieted and not holds_more(node):
             return
         if on_visit(node):
-            fields = plans.get(type(node))
-            if fields is None:
-                fields = plan(node)
+            entry = plans.get(type(node))
+            if entry is None:
+                entry = plans[type(node)] = (plan(node), _ORDER[type(node)][1])
+            fields, unset = entry
+            if unset and any(_holds_node(getattr(node, name)) for name in unset):
+                fields = plan(node)  # a field its type's first node left unset
             for name, before, after in fields:
                 if before is not None:
                     before(node)

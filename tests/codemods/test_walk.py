@@ -17,6 +17,7 @@ SOURCE = textwrap.dedent('''\
     @decorator(arg=1)
     async def f(p: "T" = 1, *args, k: int, **kw) -> list[int]:
         """Doc."""
+        print(f"{p}", f"{p!r:>{k}}")  # the first f-string has no format spec, the second one has
         try:
             q = [i for i in range(3) if i]  # trailing
         except (ImportError, ValueError) as error:
@@ -114,3 +115,16 @@ def test_descendants_are_every_node_below() -> None:
 
     module.visit(All())
     assert {id(n) for n in walk.descendants(module)} == {id(n) for n in seen}
+
+
+def test_site_finder_sees_a_name_in_a_later_format_spec() -> None:
+    """libcst enters an f-string's format spec only where one is set: a name in the format
+    spec of a later f-string is still found when the first f-string has none."""
+    from ringlib_codemods.index import LegacyIndex
+    from ringlib_codemods.resolve import Analysis
+
+    source = ("from dilated_attention_pytorch import DilatedAttention\n"
+              "print(f\"{1}\")\n"
+              "print(f\"{1:{DilatedAttention}}\")\n")
+    analysis = Analysis(cst.parse_module(source), LegacyIndex.load())
+    assert [analysis.line_of(s.node)[0] for s in analysis.sites] == [3]
