@@ -55,7 +55,8 @@ class Pipeline(cst.CSTTransformer):
     resolution records every node on the way from the module to each of those (``paths``);
     the traversal enters only these, and the whole subtree of a node in ``whole`` (where a
     rule rewrites something below a site that is not on such a way). Every other node is
-    passed over without being rebuilt. ``paths=None``: every node is visited.
+    passed over without being rebuilt (and no hook runs on it). ``paths=None``: every node
+    is visited.
     """
 
     def __init__(self, rules: list[Rule], paths: set[int] | None = None,
@@ -66,6 +67,7 @@ class Pipeline(cst.CSTTransformer):
         self.paths = paths
         self.whole = set(whole)
         self._whole_root: cst.CSTNode | None = None
+        self._passed: cst.CSTNode | None = None
 
     def _hooks(self, node_type: type) -> list[Callable]:
         """The hooks of every rule for ``node_type``, in rule order (once per node type)."""
@@ -91,7 +93,10 @@ class Pipeline(cst.CSTTransformer):
         if key in self.whole:
             self._whole_root = node
             return True
-        return key in self.paths
+        if key in self.paths:
+            return True
+        self._passed = node  # libcst still calls on_leave for it: no hook runs there
+        return False
 
     def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
         pass  # rules define no ``visit_<Node>_<field>`` hooks: skip libcst's lookup per field
@@ -100,6 +105,9 @@ class Pipeline(cst.CSTTransformer):
         pass
 
     def on_leave(self, original_node: cst.CSTNode, updated_node):
+        if original_node is self._passed:
+            self._passed = None
+            return updated_node
         if original_node is self._whole_root:
             self._whole_root = None
         hooks = self.hooks.get(type(original_node))
@@ -190,9 +198,11 @@ def _migrate(module: cst.Module, source: Source, index: LegacyIndex, semantics: 
     hot |= {id(analysis.import_line.get(id(b.statement), b.statement))
             for b in analysis.bindings.values()}
     paths = analysis.paths
-    if not hot <= paths:  # not expected: then every way to a hot statement, walked here
-        paths = paths | _holders(hot, module)
     whole = {id(node) for rule in rules for node in rule.rewrites_below()}
+    missing = hot - paths
+    if missing:  # not expected: then the way to each such statement, and all of it, visited
+        paths = paths | _holders(missing, module)
+        whole |= missing
     new = module.visit(Pipeline(rules, paths, whole))
     if part is None:
         code: Source = new.bytes if isinstance(source, bytes) else new.code

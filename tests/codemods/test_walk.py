@@ -128,3 +128,21 @@ def test_site_finder_sees_a_name_in_a_later_format_spec() -> None:
               "print(f\"{1:{DilatedAttention}}\")\n")
     analysis = Analysis(cst.parse_module(source), LegacyIndex.load())
     assert [analysis.line_of(s.node)[0] for s in analysis.sites] == [3]
+
+
+def test_pipeline_visits_only_the_given_ways_and_whole_subtrees() -> None:
+    """The transform enters the nodes on ``paths`` and everything below a ``whole`` node;
+    a statement reached by neither is passed over as it is."""
+    from ringlib_codemods.pipeline import Pipeline, _holders
+
+    class Rename(cst.CSTTransformer):
+        def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.Name:
+            return updated_node.with_changes(value=updated_node.value.upper())
+
+    module = cst.parse_module("def f():\n    a = b\n    c = d\ne = g\n")
+    body = module.body[0].body.body
+    target = body[1]
+    paths = _holders({id(target)}, module)
+    new = module.visit(Pipeline([Rename()], paths, {id(target)}))
+    assert new.code == "def f():\n    a = b\n    C = D\ne = g\n"
+    assert new.body[1] is module.body[1] and new.body[0].body.body[0] is body[0]
