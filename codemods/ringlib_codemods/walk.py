@@ -13,6 +13,14 @@ from typing import Iterator
 import libcst as cst
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
+_IS_NODE: dict[type, bool] = {}  # ``isinstance`` against libcst's abstract base is slow
+
+
+def _is_node(kind: type) -> bool:
+    known = _IS_NODE.get(kind)
+    if known is None:
+        known = _IS_NODE[kind] = issubclass(kind, cst.CSTNode)
+    return known
 
 
 def descendants(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
@@ -27,10 +35,11 @@ def descendants(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
             names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(current))  # type: ignore[arg-type]
         for name in names:
             value = getattr(current, name)
-            if isinstance(value, cst.CSTNode):
+            value_type = type(value)
+            if value_type is list or value_type is tuple:
+                stack.extend(v for v in value if _is_node(type(v)))
+            elif _is_node(value_type):
                 stack.append(value)
-            elif isinstance(value, (list, tuple)):
-                stack.extend(v for v in value if isinstance(v, cst.CSTNode))
 
 
 # -- read-only visits in document order ---------------------------------------------------------
@@ -72,9 +81,9 @@ def _probe(node: cst.CSTNode) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def _holds_node(value: object) -> bool:
-    if isinstance(value, cst.CSTNode):
-        return True
-    return isinstance(value, (list, tuple)) and any(isinstance(v, cst.CSTNode) for v in value)
+    if type(value) is list or type(value) is tuple:
+        return any(_is_node(type(v)) for v in value)  # type: ignore[union-attr]
+    return _is_node(type(value))
 
 
 def _child_fields(node: cst.CSTNode) -> tuple[str, ...]:
@@ -124,17 +133,17 @@ def visit(root: cst.CSTNode, visitor: cst.CSTVisitor, skip: tuple[type, ...] = (
                 for name in _child_fields(node)]
 
     on_visit, on_leave = visitor.on_visit, visitor.on_leave
-    node_type = cst.CSTNode
     skipped = frozenset(skip)
     quieted = frozenset(quiet)
 
     def holds_more(node: cst.CSTNode) -> bool:
         for name in _child_fields(node):
             value = getattr(node, name)
-            if isinstance(value, (list, tuple)):
+            value_type = type(value)
+            if value_type is list or value_type is tuple:
                 if any(type(child) not in skipped for child in value):
                     return True
-            elif isinstance(value, node_type) and type(value) not in skipped:
+            elif value_type not in skipped and _is_node(value_type):
                 return True
         return False
 
@@ -152,14 +161,13 @@ def visit(root: cst.CSTNode, visitor: cst.CSTVisitor, skip: tuple[type, ...] = (
                 if before is not None:
                     before(node)
                 value = getattr(node, name)
-                if type(value) in skipped:
-                    pass
-                elif isinstance(value, node_type):
-                    enter(value)
-                elif isinstance(value, (list, tuple)):
+                value_type = type(value)
+                if value_type is list or value_type is tuple:
                     for child in value:
                         if type(child) not in skipped:
                             enter(child)
+                elif value_type not in skipped and _is_node(value_type):
+                    enter(value)
                 if after is not None:
                     after(node)
         on_leave(node)
