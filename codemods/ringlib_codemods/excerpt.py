@@ -28,7 +28,7 @@ from typing import Iterator
 import libcst as cst
 
 from ringlib_codemods.index import LegacyIndex
-from ringlib_codemods.positions import PlainCodegenState
+from ringlib_codemods.positions import PlainCodegenState, lead
 
 _NEWLINE = re.compile(r"\r\n?|\n")  # Python's and libcst's line breaks (not str.splitlines)
 _COOKIE = re.compile(r"^[ \t\f]*#.*?coding[:=]", re.MULTILINE)
@@ -61,6 +61,10 @@ class Excerpt:
     originals: dict[int, str]  # id(the stand-in's Pass node) -> the original lines it stands for
     shifts: tuple[list[int], list[int]]  # excerpt lines where a shift starts, and its size
     _private_owners: set[str] | None = field(default=None, repr=False)
+    _starts: dict[int, ast.AST] | None = field(default=None, repr=False)
+    _line_starts: list[int] | None = field(default=None, repr=False)
+    _index: dict[int, int] | None = field(default=None, repr=False)
+    _begins: dict[int, int | None] = field(default_factory=dict, repr=False)
 
     # -- positions --------------------------------------------------------------------------
     def original_line(self, line: int) -> int:
@@ -68,6 +72,30 @@ class Excerpt:
         starts, sizes = self.shifts
         i = bisect_right(starts, line)
         return line + (sizes[i - 1] if i else 0)
+
+    def offset(self, line: int, column: int) -> int:
+        """The offset in ``text`` of a 1-based line and 0-based column."""
+        if self._line_starts is None:
+            self._line_starts = _line_starts(self.text)
+        return self._line_starts[line - 1] + column
+
+    def line_column(self, offset: int) -> tuple[int, int]:
+        """(line, column), both 1-based, of an offset in ``text``."""
+        if self._line_starts is None:
+            self._line_starts = _line_starts(self.text)
+        line = bisect_right(self._line_starts, offset)
+        return line, offset - self._line_starts[line - 1] + 1
+
+    def statement_node(self, statement: cst.CSTNode) -> ast.AST | None:
+        """The ``ast`` node of a statement of the excerpt (a statement line: its first small
+        statement), from both trees walked side by side; None where they do not pair up."""
+        if self._starts is None:
+            self._starts = {}
+            for unit, node in zip(self.units, self.module.body):
+                if unit.kept and not _pair(node, unit.statements, self._starts):
+                    self._starts.clear()
+                    break
+        return self._starts.get(id(statement))
 
     # -- decisions that read statements outside the excerpt ----------------------------------
     def private_use_outside(self, owner: str) -> bool:
@@ -104,15 +132,20 @@ class Excerpt:
         where the transform left the statement as it was."""
         state = PlainCodegenState(default_indent=new.default_indent, default_newline=new.default_newline)
         generated = generated or {}
+        same = new.default_indent == self.module.default_indent \
+            and new.default_newline == self.module.default_newline
         for line in new.header:
             line._codegen(state)
         for statement in new.body:
             original = self._original(statement)
             if original is None:
-                tokens = generated.get(id(statement))
-                if tokens is not None and new.default_indent == self.module.default_indent \
-                        and new.default_newline == self.module.default_newline:
+                tokens = generated.get(id(statement)) if same else None
+                if tokens is not None:
                     state.tokens.extend(tokens)
+                    continue
+                code = self.code_of(statement) if same and new.has_trailing_newline else None
+                if code is not None:
+                    state.add_token(code)
                 else:
                     statement._codegen(state)
                 continue
@@ -134,10 +167,110 @@ class Excerpt:
             state.pop_trailing_newline()
         return "".join(state.tokens)
 
+    def code_of(self, statement: cst.CSTNode) -> str | None:
+        """The code libcst generates for a top-level statement of the excerpt (but the last),
+        cut from the source: from where its code begins to where the next one's begins. None
+        where that cannot be placed exactly (see ``_begin``)."""
+        if "\r" in self.text:
+            return None
+        if self._index is None:
+            self._index = {id(s): i for i, s in enumerate(self.module.body)}
+        i = self._index.get(id(statement))
+        if i is None or i + 1 >= len(self.module.body):
+            return None
+        begin, end = self._begin(i), self._begin(i + 1)
+        if begin is None or end is None or end < begin:
+            return None
+        return self.text[begin:end]
+
+    def _begin(self, i: int) -> int | None:
+        """Where the code of the excerpt's ``i``-th top-level statement begins in ``text``:
+        its own first token is where ``ast`` places it (a stand-in: its unit's first line),
+        and the code generated before that token (leading lines, decorators) must be the
+        source's text right before it."""
+        if i in self._begins:
+            return self._begins[i]
+        statement, unit = self.module.body[i], self.units[i]
+        begin = None
+        if unit.kept:
+            node = self.statement_node(statement)
+            anchor = self.offset(node.lineno, node.col_offset) if node is not None else None
+        else:
+            anchor = self.offset(unit.first, 0)
+        prefix = lead(statement, self.module) if anchor is not None else None
+        if prefix is not None and len(prefix) <= anchor \
+                and self.text[anchor - len(prefix): anchor] == prefix:
+            begin = anchor - len(prefix)
+        self._begins[i] = begin
+        return begin
+
     def _original(self, statement: cst.CSTNode) -> str | None:
         if type(statement) is cst.SimpleStatementLine and len(statement.body) == 1:
             return self.originals.get(id(statement.body[0]))
         return None
+
+
+_PAIRS: dict[type, tuple[type, ...]] = {
+    cst.FunctionDef: (ast.FunctionDef, ast.AsyncFunctionDef), cst.ClassDef: (ast.ClassDef,),
+    cst.If: (ast.If,), cst.For: (ast.For, ast.AsyncFor), cst.While: (ast.While,),
+    cst.With: (ast.With, ast.AsyncWith), cst.Try: (ast.Try,), cst.Match: (ast.Match,),
+}
+if hasattr(ast, "TryStar"):
+    _PAIRS[cst.TryStar] = (ast.TryStar,)
+
+
+def _pair(node: cst.CSTNode, statements: list[ast.stmt], found: dict[int, ast.AST]) -> bool:
+    """Pair a libcst statement (and the statements inside) with the ``ast`` statements it
+    is made of; False where the two trees disagree."""
+    if type(node) is cst.SimpleStatementLine:
+        if len(node.body) != len(statements):
+            return False
+        found[id(node)] = statements[0]
+        return True
+    if len(statements) != 1 or type(statements[0]) not in _PAIRS.get(type(node), ()):
+        return False
+    statement = statements[0]
+    found[id(node)] = statement
+    if type(node) is cst.Match:
+        return len(node.cases) == len(statement.cases) and all(
+            _pair_block(case.body, ast_case.body, found)
+            for case, ast_case in zip(node.cases, statement.cases))
+    if not _pair_block(node.body, statement.body, found):
+        return False
+    handlers = getattr(node, "handlers", ())
+    if len(handlers) != len(getattr(statement, "handlers", ())):
+        return False
+    for handler, ast_handler in zip(handlers, getattr(statement, "handlers", ())):
+        found[id(handler)] = ast_handler
+        if not _pair_block(handler.body, ast_handler.body, found):
+            return False
+    orelse = getattr(node, "orelse", None)
+    ast_orelse = getattr(statement, "orelse", [])
+    if orelse is None:
+        if ast_orelse:
+            return False
+    elif type(orelse) is cst.If:
+        if not _pair(orelse, ast_orelse, found):
+            return False
+    elif not _pair_block(orelse.body, ast_orelse, found):
+        return False
+    final = getattr(node, "finalbody", None)
+    ast_final = getattr(statement, "finalbody", [])
+    if final is None:
+        return not ast_final
+    return _pair_block(final.body, ast_final, found)
+
+
+def _pair_block(suite: cst.CSTNode, statements: list[ast.stmt], found: dict[int, ast.AST]) -> bool:
+    if type(suite) is cst.SimpleStatementSuite:
+        return len(suite.body) == len(statements)
+    i = 0
+    for node in suite.body:  # type: ignore[attr-defined]
+        size = len(node.body) if type(node) is cst.SimpleStatementLine else 1
+        if not _pair(node, statements[i: i + size], found):
+            return False
+        i += size
+    return i == len(statements)
 
 
 def _compound(statement: ast.stmt) -> bool:
