@@ -28,7 +28,7 @@ from typing import Iterator
 import libcst as cst
 
 from ringlib_codemods.index import LegacyIndex
-from ringlib_codemods.positions import PlainCodegenState, lead
+from ringlib_codemods.positions import PlainCodegenState, generate, lead
 
 _NEWLINE = re.compile(r"\r\n?|\n")  # Python's and libcst's line breaks (not str.splitlines)
 _COOKIE = re.compile(r"^[ \t\f]*#.*?coding[:=]", re.MULTILINE)
@@ -126,10 +126,12 @@ class Excerpt:
         return self.module.default_indent
 
     # -- code -------------------------------------------------------------------------------
-    def splice(self, new: cst.Module, generated: dict[int, list[str]] | None = None) -> str:
+    def splice(self, new: cst.Module, generated: dict[int, list[str]] | None = None,
+               originals: dict[int, tuple[cst.CSTNode, cst.CSTNode]] | None = None) -> str:
         """The code of the migrated excerpt ``new`` with every stand-in's original lines.
         ``generated``: tokens already generated for statements of the excerpt (by id), reused
-        where the transform left the statement as it was."""
+        where the transform left the statement as it was. ``originals``: id(statement of
+        ``new``) -> (that statement, the excerpt's statement it was made from)."""
         state = PlainCodegenState(default_indent=new.default_indent, default_newline=new.default_newline)
         generated = generated or {}
         same = new.default_indent == self.module.default_indent \
@@ -143,7 +145,12 @@ class Excerpt:
                 if tokens is not None:
                     state.tokens.extend(tokens)
                     continue
-                code = self.code_of(statement) if same and new.has_trailing_newline else None
+                code = None
+                if same and new.has_trailing_newline:
+                    code = self.code_of(statement)
+                    source = (originals or {}).get(id(statement))
+                    if code is None and source is not None and source[0] is statement:
+                        code = self.code_with_changed_lines(source[1], statement)
                 if code is not None:
                     state.add_token(code)
                 else:
@@ -204,6 +211,58 @@ class Excerpt:
         self._begins[i] = begin
         return begin
 
+    def code_with_changed_lines(self, original: cst.CSTNode, new: cst.CSTNode) -> str | None:
+        """The code of ``new``, the transform's version of the top-level compound statement
+        ``original``, where only statement lines inside it changed (its own parts and every
+        block around them are the same nodes): the source's code of ``original`` with each
+        changed line's code generated in its place. None where anything else changed or a
+        line cannot be placed exactly."""
+        if type(original) is cst.SimpleStatementLine:
+            return None
+        code = self.code_of(original)
+        changed: list[tuple[cst.CSTNode, cst.CSTNode]] = []
+        if code is None or not _changed_lines(original, new, changed):
+            return None
+        begin = self._begins[self._index[id(original)]]  # type: ignore[index]
+        end = begin + len(code)
+        spans = []
+        for old_line, new_line in changed:
+            span = self._line_span(old_line)
+            if span is None:
+                return None
+            spans.append((*span, new_line))
+        spans.sort(key=lambda span: span[0])
+        pieces, at = [], begin
+        for start, stop, indent, new_line in spans:
+            if start < at or stop > end:
+                return None
+            pieces += [self.text[at:start], generate(new_line, self.module, indent)]
+            at = stop
+        pieces.append(self.text[at:end])
+        return "".join(pieces)
+
+    def _line_span(self, line: cst.CSTNode) -> tuple[int, int, str] | None:
+        """(begin, end, indent) of a statement line inside a kept statement: its code begins
+        where the code generated before its first token (leading lines, indent) is the source's
+        text right before where ``ast`` places that token, and ends with its last line."""
+        first = self.statement_node(line)
+        last = self._starts.get(~id(line)) if self._starts else None
+        if first is None or last is None or last.end_lineno is None:
+            return None
+        anchor = self.offset(first.lineno, first.col_offset)
+        starts = self._line_starts
+        assert starts is not None
+        indent = self.text[starts[first.lineno - 1]: anchor]
+        if indent.strip(" \t\f"):
+            return None
+        prefix = lead(line, self.module, indent)
+        if prefix is None or len(prefix) > anchor or self.text[anchor - len(prefix): anchor] != prefix:
+            return None
+        end = starts[last.end_lineno] if last.end_lineno < len(starts) else len(self.text)
+        if end <= anchor or (end < len(self.text) and self.text[end - 1] != "\n"):
+            return None
+        return anchor - len(prefix), end, indent
+
     def _original(self, statement: cst.CSTNode) -> str | None:
         if type(statement) is cst.SimpleStatementLine and len(statement.body) == 1:
             return self.originals.get(id(statement.body[0]))
@@ -226,6 +285,7 @@ def _pair(node: cst.CSTNode, statements: list[ast.stmt], found: dict[int, ast.AS
         if len(node.body) != len(statements):
             return False
         found[id(node)] = statements[0]
+        found[~id(node)] = statements[-1]  # its last line: where the last one ends
         return True
     if len(statements) != 1 or type(statements[0]) not in _PAIRS.get(type(node), ()):
         return False
@@ -271,6 +331,45 @@ def _pair_block(suite: cst.CSTNode, statements: list[ast.stmt], found: dict[int,
             return False
         i += size
     return i == len(statements)
+
+
+_BLOCKS = (cst.BaseCompoundStatement, cst.IndentedBlock, cst.Else, cst.Finally,
+           cst.ExceptHandler, cst.ExceptStarHandler, cst.MatchCase)
+_LINES_AND_BLOCKS = (cst.SimpleStatementLine, *_BLOCKS)
+
+
+def _changed_lines(original: cst.CSTNode, new: cst.CSTNode,
+                   changed: list[tuple[cst.CSTNode, cst.CSTNode]]) -> bool:
+    """Collect the statement lines of ``new`` that are not those of ``original`` (with the
+    lines they replace); False where anything but statement lines differs (a block's own
+    parts, a header, a decorator, a line added or removed)."""
+    if new is original:
+        return True
+    if type(new) is not type(original):
+        return False
+    if type(original) is cst.SimpleStatementLine:
+        changed.append((original, new))
+        return True
+    if not isinstance(original, _BLOCKS):
+        return False
+    for name in original.__dataclass_fields__:
+        before, after = getattr(original, name), getattr(new, name)
+        if before is after:
+            continue
+        if isinstance(before, (list, tuple)):
+            if not isinstance(after, (list, tuple)) or len(before) != len(after):
+                return False
+            for old_item, new_item in zip(before, after):
+                if old_item is not new_item and not (
+                        isinstance(old_item, _LINES_AND_BLOCKS)
+                        and _changed_lines(old_item, new_item, changed)):
+                    return False
+        elif isinstance(before, cst.CSTNode):
+            if not (isinstance(before, _LINES_AND_BLOCKS) and _changed_lines(before, after, changed)):
+                return False
+        elif type(before) is not type(after) or before != after:
+            return False
+    return True
 
 
 def _compound(statement: ast.stmt) -> bool:

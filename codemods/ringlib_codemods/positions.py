@@ -191,9 +191,10 @@ def start_positions(module: cst.Module, nodes: Iterable[cst.CSTNode],
 class _LeadState(PlainCodegenState):
     """Generates a statement up to its own first token (its syntactic start)."""
 
-    def __init__(self, statement: cst.CSTNode, module: cst.Module) -> None:
+    def __init__(self, statement: cst.CSTNode, module: cst.Module, indent: str) -> None:
         super().__init__(default_indent=module.default_indent,
                          default_newline=module.default_newline)
+        self.indent_tokens = [indent] if indent else []
         self.statement = statement
 
     def record_syntactic_position(self, node: cst.CSTNode, *, start_node=None,
@@ -203,12 +204,21 @@ class _LeadState(PlainCodegenState):
         return _NO_OP
 
 
-def lead(statement: cst.CSTNode, module: cst.Module) -> str | None:
-    """The code a top-level ``statement`` of ``module`` generates before its own first token
-    (its leading lines, decorators, indent); None where it has no syntactic start."""
-    state = _LeadState(statement, module)
+def lead(statement: cst.CSTNode, module: cst.Module, indent: str = "") -> str | None:
+    """The code a ``statement`` of ``module`` indented by ``indent`` generates before its own
+    first token (its leading lines, decorators, indent); None where it has no syntactic start."""
+    state = _LeadState(statement, module, indent)
     try:
         statement._codegen(state)
     except _Stop:
         return "".join(state.tokens)
     return None
+
+
+def generate(statement: cst.CSTNode, module: cst.Module, indent: str) -> str:
+    """The code of a ``statement`` of ``module`` whose block is indented by ``indent``."""
+    state = PlainCodegenState(default_indent=module.default_indent,
+                              default_newline=module.default_newline)
+    state.indent_tokens = [indent] if indent else []
+    statement._codegen(state)
+    return "".join(state.tokens)
