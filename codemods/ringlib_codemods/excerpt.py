@@ -64,6 +64,7 @@ class Excerpt:
     _starts: dict[int, ast.AST] | None = field(default=None, repr=False)
     _line_starts: list[int] | None = field(default=None, repr=False)
     _index: dict[int, int] | None = field(default=None, repr=False)
+    _cuttable: bool | None = field(default=None, repr=False)
     _begins: dict[int, int | None] = field(default_factory=dict, repr=False)
 
     # -- positions --------------------------------------------------------------------------
@@ -85,6 +86,15 @@ class Excerpt:
             self._line_starts = _line_starts(self.text)
         line = bisect_right(self._line_starts, offset)
         return line, offset - self._line_starts[line - 1] + 1
+
+    def cuttable(self) -> bool:
+        """Whether code generated for a statement of the excerpt is the source's text at its
+        place, as libcst promises, with the two exceptions left out here: a carriage return
+        (a line break may then span two tokens) and a form feed (libcst drops one that
+        begins a statement's line)."""
+        if self._cuttable is None:
+            self._cuttable = "\r" not in self.text and "\f" not in self.text
+        return self._cuttable
 
     def statement_node(self, statement: cst.CSTNode) -> ast.AST | None:
         """The ``ast`` node of a statement of the excerpt (a statement line: its first small
@@ -178,7 +188,7 @@ class Excerpt:
         """The code libcst generates for a top-level statement of the excerpt (but the last),
         cut from the source: from where its code begins to where the next one's begins. None
         where that cannot be placed exactly (see ``_begin``)."""
-        if "\r" in self.text:
+        if not self.cuttable():
             return None
         if self._index is None:
             self._index = {id(s): i for i, s in enumerate(self.module.body)}
@@ -253,7 +263,7 @@ class Excerpt:
         starts = self._line_starts
         assert starts is not None
         indent = self.text[starts[first.lineno - 1]: anchor]
-        if indent.strip(" \t\f"):
+        if indent.strip(" \t"):
             return None
         prefix = lead(line, self.module, indent)
         if prefix is None or len(prefix) > anchor or self.text[anchor - len(prefix): anchor] != prefix:

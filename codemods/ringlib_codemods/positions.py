@@ -152,7 +152,7 @@ def anchored_positions(statement: cst.CSTNode, nodes: Iterable[cst.CSTNode], tex
     ``statement``, and only until the nodes are behind. The generated code from the first
     token on must be ``text`` there, else None (as for a node before that token or outside)."""
     indent = text[text.rfind("\n", 0, offset) + 1: offset]  # the line's text before the start
-    if indent.strip(" \t\f"):
+    if indent.strip(" \t"):
         return None  # not at the start of its line
     state = _AnchoredState(statement, {id(n) for n in nodes}, module.default_indent,
                            module.default_newline, indent)

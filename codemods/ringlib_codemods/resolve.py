@@ -313,9 +313,9 @@ class Analysis:
         statement holding a wanted node starts where the ``ast`` tree says (the excerpt keeps
         the source's lines), and only that statement is generated, up to the wanted nodes.
         None where any of them cannot be placed so (a node outside its statement, a decorator,
-        a tree pair that disagrees, carriage returns): then the whole pass runs."""
+        a tree pair that disagrees, see ``Excerpt.cuttable``): then the whole pass runs."""
         part = self.excerpt
-        if part is None or "\r" in part.text:
+        if part is None or not part.cuttable():
             return None
         groups: dict[int, tuple[cst.CSTNode, list[cst.CSTNode]]] = {}
 
