@@ -205,3 +205,15 @@ def test_trees_paired_statement_by_statement(fake_index) -> None:
     assert isinstance(part.statement_node(handler), ast.ExceptHandler)
     first = part.statement_node(_lines_in(build)[0])
     assert (first.lineno, first.col_offset) == (14, 4) and isinstance(first, ast.Assign)
+
+
+def test_parse_without_checks_gives_the_same_tree_and_checks_again_after(fake_index) -> None:
+    part = excerpt.build(SOURCE, fake_index)
+    partial = part.module.code
+    assert part.module.deep_equals(cst.parse_module(partial))
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("not a name")  # nodes built after the excerpt's parse are checked
+    with excerpt._unvalidated():
+        cst.Name("not a name")  # (and the checks were off during it)
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("not a name")
