@@ -68,6 +68,10 @@ class Excerpt:
     _line_starts: list[int] | None = field(default=None, repr=False)
     _index: dict[int, int] | None = field(default=None, repr=False)
     _cuttable: bool | None = field(default=None, repr=False)
+    #: inner stand-ins: id(first statement of the line) -> the line's statements, and
+    #: id(the ``pass`` standing for them) -> their code (from the line's indent to its end)
+    inner: dict[int, list[ast.stmt]] = field(default_factory=dict, repr=False)
+    passes: dict[int, str] = field(default_factory=dict, repr=False)
     _begins: dict[int, int | None] = field(default_factory=dict, repr=False)
 
     # -- positions --------------------------------------------------------------------------
@@ -105,12 +109,19 @@ class Excerpt:
         if self._starts is None:
             self._starts = {}
             for unit, node in zip(self.units, self.module.body):
-                if unit.kept and not _pair(node, unit.statements, self._starts):
+                if unit.kept and not _pair(node, unit.statements, self._starts, self):
                     self._starts.clear()
                     break
         return self._starts.get(id(statement))
 
     # -- decisions that read statements outside the excerpt ----------------------------------
+    def inner_code(self, group: list[ast.stmt]) -> str:
+        """The code an inner stand-in's ``pass`` stands for: from the first statement to the
+        end of the last line (its comment included), without the line break."""
+        line = self.offset(group[-1].end_lineno or group[-1].lineno, 0)
+        end = _NEWLINE.search(self.text, line)
+        return self.text[self.offset(group[0].lineno, group[0].col_offset): end.start() if end else None]
+
     def private_use_outside(self, owner: str) -> bool:
         """Whether ``owner._attr`` is used in a statement the excerpt left out."""
         if self._private_owners is None:
@@ -119,6 +130,9 @@ class Excerpt:
                 if not unit.kept:
                     for statement in unit.statements:
                         self._private_owners.update(_private_owners(statement))
+            for group in self.inner.values():
+                for statement in group:
+                    self._private_owners.update(_private_owners(statement))
         return owner in self._private_owners
 
     def default_indent(self) -> str | None:
@@ -146,6 +160,7 @@ class Excerpt:
         where the transform left the statement as it was. ``originals``: id(statement of
         ``new``) -> (that statement, the excerpt's statement it was made from)."""
         state = PlainCodegenState(default_indent=new.default_indent, default_newline=new.default_newline)
+        state.passes = self.passes
         generated = generated or {}
         same = new.default_indent == self.module.default_indent \
             and new.default_newline == self.module.default_newline
@@ -249,7 +264,7 @@ class Excerpt:
         for start, stop, indent, new_line in spans:
             if start < at or stop > end:
                 return None
-            pieces += [self.text[at:start], generate(new_line, self.module, indent)]
+            pieces += [self.text[at:start], generate(new_line, self.module, indent, self.passes)]
             at = stop
         pieces.append(self.text[at:end])
         return "".join(pieces)
@@ -291,7 +306,8 @@ if hasattr(ast, "TryStar"):
     _PAIRS[cst.TryStar] = (ast.TryStar,)
 
 
-def _pair(node: cst.CSTNode, statements: list[ast.stmt], found: dict[int, ast.AST]) -> bool:
+def _pair(node: cst.CSTNode, statements: list[ast.stmt], found: dict[int, ast.AST],
+          part: "Excerpt") -> bool:
     """Pair a libcst statement (and the statements inside) with the ``ast`` statements it
     is made of; False where the two trees disagree."""
     if type(node) is cst.SimpleStatementLine:
@@ -306,16 +322,16 @@ def _pair(node: cst.CSTNode, statements: list[ast.stmt], found: dict[int, ast.AS
     found[id(node)] = statement
     if type(node) is cst.Match:
         return len(node.cases) == len(statement.cases) and all(
-            _pair_block(case.body, ast_case.body, found)
+            _pair_block(case.body, ast_case.body, found, part)
             for case, ast_case in zip(node.cases, statement.cases))
-    if not _pair_block(node.body, statement.body, found):
+    if not _pair_block(node.body, statement.body, found, part):
         return False
     handlers = getattr(node, "handlers", ())
     if len(handlers) != len(getattr(statement, "handlers", ())):
         return False
     for handler, ast_handler in zip(handlers, getattr(statement, "handlers", ())):
         found[id(handler)] = ast_handler
-        if not _pair_block(handler.body, ast_handler.body, found):
+        if not _pair_block(handler.body, ast_handler.body, found, part):
             return False
     orelse = getattr(node, "orelse", None)
     ast_orelse = getattr(statement, "orelse", [])
@@ -323,29 +339,84 @@ def _pair(node: cst.CSTNode, statements: list[ast.stmt], found: dict[int, ast.AS
         if ast_orelse:
             return False
     elif type(orelse) is cst.If:
-        if not _pair(orelse, ast_orelse, found):
+        if not _pair(orelse, ast_orelse, found, part):
             return False
-    elif not _pair_block(orelse.body, ast_orelse, found):
+    elif not _pair_block(orelse.body, ast_orelse, found, part):
         return False
     final = getattr(node, "finalbody", None)
     ast_final = getattr(statement, "finalbody", [])
     if final is None:
         return not ast_final
-    return _pair_block(final.body, ast_final, found)
+    return _pair_block(final.body, ast_final, found, part)
 
 
-def _pair_block(suite: cst.CSTNode, statements: list[ast.stmt], found: dict[int, ast.AST]) -> bool:
+def _pair_block(suite: cst.CSTNode, statements: list[ast.stmt], found: dict[int, ast.AST],
+                part: "Excerpt") -> bool:
     if type(suite) is cst.SimpleStatementSuite:
         return len(suite.body) == len(statements)
     i = 0
     for node in suite.body:  # type: ignore[attr-defined]
+        group = part.inner.get(id(statements[i])) if i < len(statements) and part.inner else None
+        if group is not None:  # an inner stand-in: one ``pass`` for the line's statements
+            if type(node) is not cst.SimpleStatementLine or len(node.body) != 1 \
+                    or type(node.body[0]) is not cst.Pass:
+                return False
+            found[id(node)], found[~id(node)] = group[0], group[-1]
+            part.passes[id(node.body[0])] = part.inner_code(group)
+            i += len(group)
+            continue
         size = len(node.body) if type(node) is cst.SimpleStatementLine else 1
-        if not _pair(node, statements[i: i + size], found):
+        if not _pair(node, statements[i: i + size], found, part):
             return False
         i += size
     return i == len(statements)
 
 
+def _inner_stand_ins(body: list[ast.stmt], hit: set[int], text: str, starts: list[int],
+                     found: dict[int, list[ast.stmt]]) -> bool:
+    """Statement lines of a function body (and of the blocks inside, not of a class) that
+    can stand in: no line of theirs matched, nothing in them binds beyond their function's
+    plain assignments the ``ast`` pass sees anyway (no import, global, nonlocal), each
+    begins its line and ends it (no backslash after). True where the blocks hold an import
+    (then the names it binds may be used anywhere in the function: none may stand in)."""
+    binds = False
+    groups: list[list[ast.stmt]] = []
+    for statement in body:  # statements sharing lines make one libcst statement line
+        if groups and statement.lineno <= (groups[-1][-1].end_lineno or groups[-1][-1].lineno):
+            groups[-1].append(statement)
+        else:
+            groups.append([statement])
+    for group in groups:
+        first = group[0]
+        if len(group) == 1 and (_compound(first)):
+            if isinstance(first, ast.ClassDef):
+                continue
+            blocks = [getattr(first, name, None) or [] for name in ("body", "orelse", "finalbody")]
+            blocks += [handler.body for handler in getattr(first, "handlers", ()) or ()]
+            blocks += [case.body for case in getattr(first, "cases", ()) or ()]
+            for block in blocks:
+                if block and _inner_stand_ins(block, hit, text, starts, found):
+                    binds = True
+            continue
+        if any(isinstance(s, _BINDERS) for s in group):
+            binds = True
+            continue
+        if any(_compound(s) for s in group):
+            continue
+        begin, end = first.lineno, max(s.end_lineno or s.lineno for s in group)
+        if any(line in hit for line in range(begin, end + 1)):
+            continue
+        indent = text[starts[begin - 1]: starts[begin - 1] + first.col_offset]
+        if indent.strip(" \t") or "\n" in indent:
+            continue
+        last = text[starts[end - 1]: starts[end] if end < len(starts) else None]
+        if last.rstrip("\r\n").endswith("\\"):
+            continue
+        found[id(first)] = group
+    return binds
+
+
+_BINDERS = (ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal)
 _BLOCKS = (cst.BaseCompoundStatement, cst.IndentedBlock, cst.Else, cst.Finally,
            cst.ExceptHandler, cst.ExceptStarHandler, cst.MatchCase)
 _LINES_AND_BLOCKS = (cst.SimpleStatementLine, *_BLOCKS)
@@ -558,8 +629,10 @@ def build(source: str | bytes, index: LegacyIndex) -> Excerpt | None:
     packages = "|".join(re.escape(p) for p in sorted(index.packages))
     pattern = re.compile(rf"(?<![\w])(?:{words})(?![\w])|{packages}|\bfrom[ \t\f\\\r\n]*\.")
     firsts = [u.first for u in units]
+    hit: set[int] = set()  # lines the pattern matches on
     for match in pattern.finditer(text):
         line = bisect_right(starts, match.start())
+        hit.add(line)
         at = bisect_right(firsts, line) - 1
         if at >= 0 and line <= units[at].end:
             units[at].kept = True
@@ -579,6 +652,35 @@ def build(source: str | bytes, index: LegacyIndex) -> Excerpt | None:
     if all(unit.kept for unit in units):
         return None  # nothing to leave out: the whole module is the excerpt
 
+    # inside a kept top-level function, statement lines the pattern does not match stand in
+    # too (never an import, global or nonlocal: they bind; never in a class body)
+    inner: dict[int, list[ast.stmt]] = {}  # id(first statement of a line) -> the line's statements
+    if "\r" not in text and "\f" not in text:
+        for unit in units:
+            if unit.kept and len(unit.statements) == 1 \
+                    and type(unit.statements[0]) in (ast.FunctionDef, ast.AsyncFunctionDef):
+                groups: dict[int, list[ast.stmt]] = {}
+                if not _inner_stand_ins(unit.statements[0].body, hit, text, starts, groups):
+                    inner.update(groups)  # (an import inside binds names the pattern misses)
+    inner_firsts = sorted((group[0].lineno, group[-1].end_lineno, group[0].col_offset)
+                          for group in inner.values())
+
+    def kept_text(first: int, last: int) -> str:
+        """Lines first..last, each inner stand-in's lines as one ``pass`` line."""
+        out, at = [], first
+        k = bisect_right(inner_firsts, (first, 0, 0))
+        while k < len(inner_firsts) and inner_firsts[k][0] <= last:
+            begin, end, column = inner_firsts[k]
+            lines = span(end, end)
+            ending = _NEWLINE.search(lines, max(0, len(lines) - 2))
+            newline = ending.group() if ending is not None and ending.end() == len(lines) else ""
+            out += [span(at, begin - 1) if begin > at else "", text[starts[begin - 1]: starts[begin - 1] + column],
+                    "pass", newline]
+            at = end + 1
+            k += 1
+        out.append(span(at, last) if at <= last else "")
+        return "".join(out)
+
     pieces: list[str] = []
     shift_starts: list[int] = []
     shift_sizes: list[int] = []
@@ -589,8 +691,8 @@ def build(source: str | bytes, index: LegacyIndex) -> Excerpt | None:
         original = span(unit.first, unit.end)
         line += unit.first - 1 - previous
         if unit.kept:
-            pieces.append(gap + original)
-            line += unit.end - unit.first + 1
+            pieces.append(gap + (kept_text(unit.first, unit.end) if inner else original))
+            line += unit.end - unit.first + 1  # counted as generated: inner stand-ins restored
         else:
             ending = _NEWLINE.search(original, max(0, len(original) - 2))
             newline = ending.group() if ending is not None and ending.end() == len(original) else ""
@@ -622,4 +724,13 @@ def build(source: str | bytes, index: LegacyIndex) -> Excerpt | None:
                 or type(statement.body[0]) is not cst.Pass:
             return None
         originals[id(statement.body[0])] = original
-    return Excerpt(text, tree, module, units, originals, (shift_starts, shift_sizes))
+    part = Excerpt(text, tree, module, units, originals, (shift_starts, shift_sizes))
+    if inner:
+        part.inner = inner
+        part._starts = {}
+        for unit, statement in zip(units, module.body):
+            if unit.kept and not _pair(statement, unit.statements, part._starts, part):
+                return None
+        if len(part.passes) != len(inner):
+            return None
+    return part

@@ -299,7 +299,8 @@ class Analysis:
                 if found is not None:
                     self._positions = found
                     return found[id(node)]
-            found = start_positions(self.module, wanted, self.statement_tokens)
+            found = start_positions(self.module, wanted, self.statement_tokens,
+                                    self.excerpt.passes if self.excerpt is not None else None)
             for item in wanted:  # asked once: a node of another tree has no position
                 found.setdefault(id(item), (0, 0))
             if self.excerpt is not None:
@@ -346,7 +347,8 @@ class Analysis:
             if start is None:
                 return None
             found = anchored_positions(statement, nodes, part.text,
-                                       part.offset(start.lineno, start.col_offset), self.module)
+                                       part.offset(start.lineno, start.col_offset), self.module,
+                                       part.passes)
             if found is None:
                 return None
             offsets.update(found)

@@ -1,7 +1,8 @@
-"""The excerpt's shortcuts around code generation give what generating the code gives:
-positions from the ``ast`` tree plus the one statement around them, and code cut from the
-source for statements (or statement lines) the transform left as they were; where the
-source cannot be trusted at a place, the code is generated (the tests corrupt a place)."""
+"""The excerpt's shortcuts give what generating the code of the whole module gives:
+positions from the ``ast`` tree plus the one statement around them, code cut from the
+source for statements (or statement lines) the transform left as they were, statement
+lines inside kept functions left out of the parse (inner stand-ins); where the source
+cannot be trusted at a place, the code is generated (the tests corrupt a place)."""
 
 import ast
 import copy
@@ -126,7 +127,7 @@ def test_unchanged_statements_cut_from_the_source(fake_index) -> None:
     body = part.module.body
     for statement in body[:-1]:
         if part._original(statement) is None:
-            assert part.code_of(statement) == generate(statement, part.module, "")
+            assert part.code_of(statement) == generate(statement, part.module, "", part.passes)
     assert part.code_of(body[-1]) is None  # the last one: the module's end decides
 
 
@@ -173,7 +174,7 @@ def test_changed_lines_generated_in_the_source(fake_index) -> None:
         new = _replace_lines(build, replaced)
         code = part.code_with_changed_lines(build, new)
         assert code is not None, "the shortcut is taken"
-        assert code == generate(new, part.module, "")
+        assert code == generate(new, part.module, "", part.passes)
         assert code.count("changed") == len(chosen)
 
 
@@ -217,3 +218,62 @@ def test_parse_without_checks_gives_the_same_tree_and_checks_again_after(fake_in
         cst.Name("not a name")  # (and the checks were off during it)
     with pytest.raises(cst.CSTValidationError):
         cst.Name("not a name")
+
+
+INNER = "\n".join([
+    "import functools",
+    OLD,
+    "",
+    "",
+    "def run(flag, data):",
+    "    total = 0; count = 1  # two statements, one line",
+    "    values = [",
+    "        1,  # inside",
+    "        2,",
+    "    ]",
+    "    attn = RingDilatedAttentionCorrect(512, 8, [2048], [1])",
+    "    for item in data:",
+    "        total += item",
+    "        # before the last line of the block",
+    "        count += 1",
+    "    # after the block",
+    "    with open(flag) as handle:",
+    "        text = handle.read()",
+    "",
+    "    def inner():",
+    "        return total",
+    "    result = attn(values)",
+    "    return result, count, text",
+    "",
+    "",
+    "def lazy():",
+    "    from dilated_attention_pytorch.ring import RingDilatedAttentionCorrect as Local",
+    "    name = 'x'",
+    "    return Local(64, 4, [128], [1]), name",
+    "",
+    "",
+    "x = functools.partial(print)",
+    "",
+])
+
+
+def test_inner_stand_ins_same_as_whole_module(fake_index, monkeypatch) -> None:
+    from test_excerpt import _both
+
+    part = excerpt.build(INNER, fake_index)
+    assert part is not None and part.passes, "lines inside `run` stand in"
+    left_out = {group[0].lineno for group in part.inner.values()}
+    assert left_out == {6, 7, 13, 15, 18, 21, 22, 23}  # not line 11, which names the old class
+    assert not left_out & set(range(26, 30)), "a function with an import inside keeps every line"
+    assert "total = 0; count = 1  # two statements, one line" not in part.module.code
+    fast, whole = _both(monkeypatch, INNER, fake_index)
+    assert fast == whole and fast[1]
+
+
+def test_private_use_in_an_inner_stand_in_decides_as_the_whole_module(fake_index, monkeypatch) -> None:
+    from test_excerpt import _both
+
+    source = INNER.replace("    result = attn(values)", "    attn.run()\n    handle = attn\n    handle._cache = 1\n    result = 0")
+    source = source.replace("    attn = RingDilatedAttentionCorrect(", "    handle = RingDilatedAttentionCorrect(")
+    fast, whole = _both(monkeypatch, source, fake_index)
+    assert fast == whole
