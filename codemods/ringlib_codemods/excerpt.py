@@ -11,6 +11,13 @@ order, with the same comments and blank lines between them: the rules see the mo
 shape and decide exactly as on the whole module. ``splice`` generates the new module with
 each stand-in's original lines in its place (the lines never went through libcst).
 
+Inside a kept top-level function the same holds line by line: a statement line the text
+does not tie to an old name stands in as ``pass`` (inner stand-ins; never an import,
+``global`` or ``nonlocal``, never in a class body), and every code generation of the excerpt
+puts its code back (``positions.PlainCodegenState.passes``). Code the transform left as it
+was is cut from the source rather than generated (``code_of``, ``code_with_changed_lines``),
+where the code libcst generates around the cut is checked to be the source's.
+
 Whatever the excerpt cannot decide raises ``WholeModule`` (or ``build`` returns None) and
 the caller migrates the whole module instead: an encoding cookie or BOM, mixed newlines, a
 backslash continuation after a statement, source ``ast`` rejects, libcst's ``ScopeProvider``
@@ -115,13 +122,6 @@ class Excerpt:
         return self._starts.get(id(statement))
 
     # -- decisions that read statements outside the excerpt ----------------------------------
-    def inner_code(self, group: list[ast.stmt]) -> str:
-        """The code an inner stand-in's ``pass`` stands for: from the first statement to the
-        end of the last line (its comment included), without the line break."""
-        line = self.offset(group[-1].end_lineno or group[-1].lineno, 0)
-        end = _NEWLINE.search(self.text, line)
-        return self.text[self.offset(group[0].lineno, group[0].col_offset): end.start() if end else None]
-
     def private_use_outside(self, owner: str) -> bool:
         """Whether ``owner._attr`` is used in a statement the excerpt left out."""
         if self._private_owners is None:
@@ -290,6 +290,13 @@ class Excerpt:
         if end <= anchor or (end < len(self.text) and self.text[end - 1] != "\n"):
             return None
         return anchor - len(prefix), end, indent
+
+    def inner_code(self, group: list[ast.stmt]) -> str:
+        """The code an inner stand-in's ``pass`` stands for: from the first statement to the
+        end of the last line (its comment included), without the line break."""
+        line = self.offset(group[-1].end_lineno or group[-1].lineno, 0)
+        end = _NEWLINE.search(self.text, line)
+        return self.text[self.offset(group[0].lineno, group[0].col_offset): end.start() if end else None]
 
     def _original(self, statement: cst.CSTNode) -> str | None:
         if type(statement) is cst.SimpleStatementLine and len(statement.body) == 1:

@@ -208,7 +208,8 @@ def test_trees_paired_statement_by_statement(fake_index) -> None:
     assert (first.lineno, first.col_offset) == (14, 4) and isinstance(first, ast.Assign)
 
 
-def test_parse_without_checks_gives_the_same_tree_and_checks_again_after(fake_index) -> None:
+def test_parse_without_checks_gives_the_same_tree_and_checks_again_after(fake_index, monkeypatch) -> None:
+    monkeypatch.setattr(excerpt.threading, "active_count", lambda: 1)  # whatever the test runner runs
     part = excerpt.build(SOURCE, fake_index)
     partial = part.module.code
     assert part.module.deep_equals(cst.parse_module(partial))
@@ -277,3 +278,9 @@ def test_private_use_in_an_inner_stand_in_decides_as_the_whole_module(fake_index
     source = source.replace("    attn = RingDilatedAttentionCorrect(", "    handle = RingDilatedAttentionCorrect(")
     fast, whole = _both(monkeypatch, source, fake_index)
     assert fast == whole
+
+
+def test_checks_stay_on_while_another_thread_runs(monkeypatch) -> None:
+    monkeypatch.setattr(excerpt.threading, "active_count", lambda: 2)
+    with excerpt._unvalidated(), pytest.raises(cst.CSTValidationError):
+        cst.Name("not a name")
