@@ -243,6 +243,24 @@ def _parts(node: cst.BaseCompoundStatement) -> Iterator:
         yield final.body
 
 
+def _nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node of ``tree`` but the ``ctx`` markers of names (in no particular order):
+    what ``ast.walk`` gives, without a generator per node."""
+    found = [tree]
+    node_type = ast.AST
+    i = 0
+    while i < len(found):
+        node = found[i]
+        i += 1
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                found.extend(item for item in value if isinstance(item, node_type))
+            elif isinstance(value, node_type) and name != "ctx":
+                found.append(value)
+    return found
+
+
 class _Facts:
     """Binding facts of the whole module, from ``ast``."""
 
@@ -278,7 +296,7 @@ class _Facts:
             self.bind_count[name] += 1
 
     def _collect(self, tree: ast.AST) -> None:
-        for node in ast.walk(tree):
+        for node in _nodes(tree):
             kind = type(node)
             if kind is ast.Name:
                 if type(node.ctx) is not ast.Load:

@@ -56,11 +56,12 @@ class Pipeline(cst.CSTTransformer):
     the traversal enters only these, and the whole subtree of a node in ``whole`` (where a
     rule rewrites something below a site that is not on such a way). Every other node is
     passed over without being rebuilt (and no hook runs on it). ``paths=None``: every node
-    is visited.
+    is visited. ``made`` notes which statement of ``top`` each rebuilt one comes from (the
+    excerpt's splice cuts the unchanged code of such a statement from the source).
     """
 
     def __init__(self, rules: list[Rule], paths: set[int] | None = None,
-                 whole: Iterable[int] = ()) -> None:
+                 whole: Iterable[int] = (), top: Iterable[cst.CSTNode] = ()) -> None:
         super().__init__()
         self.rules = rules
         self.hooks: dict[type, list[Callable]] = {}
@@ -68,6 +69,9 @@ class Pipeline(cst.CSTTransformer):
         self.whole = set(whole)
         self._whole_root: cst.CSTNode | None = None
         self._passed: cst.CSTNode | None = None
+        self._top = {id(statement) for statement in top}
+        #: id(top-level statement made) -> (it, the statement of ``top`` it was made from)
+        self.made: dict[int, tuple[cst.CSTNode, cst.CSTNode]] = {}
 
     def _hooks(self, node_type: type) -> list[Callable]:
         """The hooks of every rule for ``node_type``, in rule order (once per node type)."""
@@ -116,7 +120,9 @@ class Pipeline(cst.CSTTransformer):
         for hook in hooks:
             updated_node = hook(original_node, updated_node)
             if not isinstance(updated_node, cst.CSTNode):
-                break
+                return updated_node
+        if id(original_node) in self._top:
+            self.made[id(updated_node)] = (updated_node, original_node)
         return updated_node
 
 
@@ -203,12 +209,13 @@ def _migrate(module: cst.Module, source: Source, index: LegacyIndex, semantics: 
     if missing:  # not expected: then the way to each such statement, and all of it, visited
         paths = paths | _holders(missing, module)
         whole |= missing
-    new = module.visit(Pipeline(rules, paths, whole))
+    pipeline = Pipeline(rules, paths, whole, module.body if part is not None else ())
+    new = module.visit(pipeline)
     if part is None:
         code: Source = new.bytes if isinstance(source, bytes) else new.code
     else:
         _check_module_insertions(rules, part)
-        text = part.splice(new, analysis.statement_tokens)
+        text = part.splice(new, analysis.statement_tokens, pipeline.made)
         code = text.encode("utf-8") if isinstance(source, bytes) else text
     if code == source:
         return SourceResult(source, False, ctx.items)

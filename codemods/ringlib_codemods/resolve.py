@@ -25,7 +25,7 @@ from libcst.metadata import (
 
 from ringlib_legacy.schema import LegacyName
 from ringlib_codemods.index import LegacyIndex
-from ringlib_codemods.positions import start_positions
+from ringlib_codemods.positions import anchored_positions, start_positions
 from ringlib_codemods.binding import Binding
 from ringlib_codemods.excerpt import Excerpt, WholeModule
 from ringlib_codemods.light import light_resolution
@@ -294,7 +294,13 @@ class Analysis:
                 if site.binding is not None:
                     wanted.append(site.binding.alias)
             wanted += [b.alias for b in self.bindings.values()]
-            found = start_positions(self.module, wanted, self.statement_tokens)
+            if self._positions is None and self.excerpt is not None:
+                found = self._excerpt_positions(node)
+                if found is not None:
+                    self._positions = found
+                    return found[id(node)]
+            found = start_positions(self.module, wanted, self.statement_tokens,
+                                    self.excerpt.passes if self.excerpt is not None else None)
             for item in wanted:  # asked once: a node of another tree has no position
                 found.setdefault(id(item), (0, 0))
             if self.excerpt is not None:
@@ -302,6 +308,53 @@ class Analysis:
                 found = {key: (line(row) if row else 0, column) for key, (row, column) in found.items()}
             self._positions = {**(self._positions or {}), **found}
         return self._positions.get(id(node), (0, 0))
+
+    def _excerpt_positions(self, node: cst.CSTNode) -> dict[int, tuple[int, int]] | None:
+        """The positions ``line_of`` notes, found without generating the whole excerpt: each
+        statement holding a wanted node starts where the ``ast`` tree says (the excerpt keeps
+        the source's lines), and only that statement is generated, up to the wanted nodes.
+        None where any of them cannot be placed so (a node outside its statement, a decorator,
+        a tree pair that disagrees, see ``Excerpt.cuttable``): then the whole pass runs."""
+        part = self.excerpt
+        if part is None or not part.cuttable():
+            return None
+        groups: dict[int, tuple[cst.CSTNode, list[cst.CSTNode]]] = {}
+
+        def add(statement: cst.CSTNode | None, *nodes: cst.CSTNode) -> bool:
+            if statement is None:
+                return False
+            group = groups.get(id(statement))
+            if group is None:
+                group = groups[id(statement)] = (statement, [])
+            group[1].extend(nodes)
+            return True
+
+        lines = self.import_line
+        for line in lines.values():
+            add(line)
+        for site in self.sites:
+            if not add(site.statement, site.node):
+                return None
+            if site.binding is not None and not add(lines.get(id(site.binding.statement)),
+                                                    site.binding.alias):
+                return None
+        for binding in self.bindings.values():
+            if not add(lines.get(id(binding.statement)), binding.alias):
+                return None
+        offsets: dict[int, int] = {}
+        for statement, nodes in groups.values():
+            start = part.statement_node(statement)
+            if start is None:
+                return None
+            found = anchored_positions(statement, nodes, part.text,
+                                       part.offset(start.lineno, start.col_offset), self.module,
+                                       part.passes)
+            if found is None:
+                return None
+            offsets.update(found)
+        if id(node) not in offsets:
+            return None
+        return {key: part.line_column(offset) for key, offset in offsets.items()}
 
     def module_binds(self, name: str, scope: Scope | None = None) -> bool:
         scope = scope or self.module_scope

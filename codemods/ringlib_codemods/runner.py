@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import difflib
 import json
 import multiprocessing
@@ -228,6 +229,25 @@ def _work(batch: list[str]) -> list[FileOutcome]:
     return [process_file(Path(p), index, options) for p in batch]
 
 
+#: objects allocated (net) between two collections of the youngest generation while
+#: migrating: parsing allocates hundreds of thousands of nodes that form no cycles, and at
+#: Python's default (700) the collector runs thousands of times for nothing (5-8 % of the
+#: work on the legacy corpus; mypy raises its threshold for the same reason)
+GC_THRESHOLD = 50_000
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Collect cyclic garbage less often during a run (worker processes inherit it)."""
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(threshold[0], GC_THRESHOLD), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+
+
+@_fewer_collections()
 def run(
     paths: Sequence[Path],
     options: Options,

@@ -126,3 +126,17 @@ def test_local_bindings_match_scope_provider() -> None:
     for node, ancestors, _ in names:
         if node.value in ("other", "late"):  # bound twice; used before its assignment
             assert analysis.light.local_binding(node.value, ancestors) is None
+
+
+def test_fact_walk_reaches_every_node_ast_walk_does() -> None:
+    import ast
+
+    from ringlib_codemods import light
+
+    tree = ast.parse("@d(x)\nasync def f(a: 'T' = 1, *b, c=[i for i in y if i], **k) -> int:\n"
+                     "    global g\n    match a:\n        case {'k': v, **rest} if v: pass\n"
+                     "    try:\n        import m as n\n    except* E as e:\n        del z[0]\n"
+                     "    return lambda q: (yield from w), f'{a!r:>{b}}'\n")
+    expected = [n for n in ast.walk(tree) if not isinstance(n, ast.expr_context)]
+    found = light._nodes(tree)
+    assert len(found) == len(expected) and {id(n) for n in found} == {id(n) for n in expected}
