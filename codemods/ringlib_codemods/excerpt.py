@@ -28,14 +28,11 @@ from __future__ import annotations
 
 import ast
 import re
-import threading
-from contextlib import contextmanager
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Iterator
 
 import libcst as cst
-from libcst._nodes.base import CSTNode
 
 from ringlib_codemods.index import LegacyIndex
 from ringlib_codemods.positions import PlainCodegenState, generate, lead
@@ -588,30 +585,6 @@ def _decode(source: str | bytes) -> str | None:
     return text
 
 
-_VALIDATE = CSTNode.__post_init__
-
-
-def _no_validation(self: CSTNode) -> None:
-    return None
-
-
-@contextmanager
-def _unvalidated() -> Iterator[None]:
-    """libcst checks every node it builds while parsing (``__post_init__`` calls
-    ``_validate``; its own comment there notes the parser could skip that work): about a fifth
-    of the parse. The excerpt's text is Python that ``ast`` parsed, so the parse of it skips
-    the checks; every node built afterwards (by the rules) is checked as usual. Left as it is
-    where the hook is not the one expected (another libcst version, a thread beside us)."""
-    if CSTNode.__post_init__ is not _VALIDATE or threading.active_count() > 1:
-        yield
-        return
-    CSTNode.__post_init__ = _no_validation  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        CSTNode.__post_init__ = _VALIDATE  # type: ignore[method-assign]
-
-
 def build(source: str | bytes, index: LegacyIndex) -> Excerpt | None:
     """The excerpt of ``source``, or None where only the whole module can be migrated."""
     text = _decode(source)
@@ -718,8 +691,7 @@ def build(source: str | bytes, index: LegacyIndex) -> Excerpt | None:
     if (first_newline and first_newline.group()) != (partial_newline and partial_newline.group()):
         return None  # libcst takes the default newline from the first one
     try:
-        with _unvalidated():
-            module = cst.parse_module(partial)
+        module = cst.parse_module(partial)
     except (cst.ParserSyntaxError, RecursionError):
         return None
     if len(module.body) != len(units):
