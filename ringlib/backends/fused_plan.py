@@ -110,7 +110,7 @@ def _plan_backward_kernel(Q, K, V, DO, DQ, DK, DV, L, DELTA, DESC, WEIGHT, WORK,
         v = tl.load(V + v_base + cols[:, None] * v_row + dims[None, :], mask=col_ok[:, None], other=0.0)
         dk = tl.zeros([BLOCK_N, HEAD_DIM], tl.float32)
         dv = tl.zeros([BLOCK_N, HEAD_DIM], tl.float32)
-        start = 0
+        start = tl.full([], 0, tl.int64)  # int64 like the causal start below (Triton checks the types agree)
         if causal != 0:
             start = (tile * BLOCK_N) // BLOCK_M * BLOCK_M
         for m0 in range(start, q_count, BLOCK_M):
