@@ -17,6 +17,7 @@ method:
 from __future__ import annotations
 
 import functools
+import weakref
 from dataclasses import dataclass
 from typing import Iterator, Literal, Sequence
 
@@ -117,15 +118,21 @@ class Pattern:
         raise NotImplementedError
 
 
-_BY_KEY: dict[str, "Pattern"] = {}
+_BY_KEY: "weakref.WeakValueDictionary[str, Pattern]" = weakref.WeakValueDictionary()
 
 
 def remember(pattern: "Pattern") -> None:
-    """Give a new pattern its ``plan_key`` (its repr) and file it under that key: compiled
-    graphs refer to patterns by this string, never by the object."""
-    key = repr(pattern)
+    """Give a new pattern its ``plan_key`` and file it under that key: compiled graphs refer
+    to patterns by this string, never by the object (a frozen pattern is not a value every
+    torch.compile can rebuild). The key is the repr; a different live pattern with the same
+    repr (two callables printed alike) gets a numbered one. Held weakly: patterns made per
+    call (adaptive layouts) are not kept alive by the registry."""
+    base = repr(pattern)
+    key, copy = base, 1
+    while (found := _BY_KEY.setdefault(key, pattern)) is not pattern and found != pattern:
+        copy += 1
+        key = f"{base}#{copy}"
     object.__setattr__(pattern, "plan_key", key)
-    _BY_KEY.setdefault(key, pattern)
 
 
 def by_key(key: str) -> "Pattern":

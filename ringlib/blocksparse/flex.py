@@ -36,9 +36,9 @@ _TRACED: dict[str, object] = {}  # BlockMasks named by compiled graphs
 
 
 @torch._dynamo.assume_constant_result
-def _traced_mask(pattern, n: int, heads: int, causal: bool, device: torch.device, tile: int) -> str:
+def _traced_mask(pattern_key: str, n: int, heads: int, causal: bool, device: torch.device, tile: int) -> str:
     """Runs eagerly while torch.compile traces: files the BlockMask under a constant key."""
-    entry_key = prepared.traced_key(pattern, n, heads, causal, device)
+    entry_key = prepared.traced_key(pattern_key, n, heads, causal, device)
     key = f"{entry_key}|tile={tile}"
     _TRACED[key] = prepared.by_key(entry_key).block_mask(tile)
     return key
@@ -56,7 +56,7 @@ def attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: float, causal:
     if torch.compiler.is_compiling():
         from torch.nn.attention.flex_attention import flex_attention
 
-        mask = _TRACED[_traced_mask(pattern, n, heads, causal, q.device, opts.flex_tile)]
+        mask = _TRACED[_traced_mask(pattern.plan_key, n, heads, causal, q.device, opts.flex_tile)]
         return flex_attention(qt, kt, vt, block_mask=mask, scale=scale).transpose(1, 2)
     mask = prepared.prepare(pattern, n, heads, causal, q.device).block_mask(opts.flex_tile)
     out = _kernel(opts.flex_compile, opts.flex_compile_mode)(qt, kt, vt, block_mask=mask, scale=scale)

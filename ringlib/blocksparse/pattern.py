@@ -23,7 +23,7 @@ import torch
 
 from ringlib.blocksparse import layouts as _layouts
 from ringlib.blocksparse.pairs import BlockPairs, from_counts
-from ringlib.patterns import LabelPart, Pattern, ReferencePart
+from ringlib.patterns import LabelPart, Pattern, ReferencePart, by_key, remember
 
 Tensor = torch.Tensor
 
@@ -120,6 +120,7 @@ class BlockSparse(Pattern):
         object.__setattr__(self, "block_size", block_size)
         object.__setattr__(self, "normalization", normalization)
         object.__setattr__(self, "partial_tail", partial_tail)
+        remember(self)
 
     @property
     def combine(self) -> str:  # type: ignore[override]
@@ -138,7 +139,7 @@ class BlockSparse(Pattern):
                 f"sequence length {n} must be divisible by block_size {bs} "
                 "(or pass partial_tail='zero' to give the tokens after the last block output 0)"
             )
-        _layout_heads(self, n // bs, heads)
+        _layout_heads(self.plan_key, n // bs, heads)
 
     # --- reference: straight from the definition, one explicit mask per part ---------------
 
@@ -218,10 +219,11 @@ def reject_ordering(ordering) -> None:
 
 
 @torch._dynamo.assume_constant_result
-def _layout_heads(pattern: BlockSparse, nb: int, heads: int) -> int:
+def _layout_heads(pattern_key: str, nb: int, heads: int) -> int:
     """Evaluate and check the layout for (nb, heads) once (cached by ``_counts``); runs eagerly
-    also while torch.compile traces, so the layout's values never enter a graph."""
-    return _counts(pattern, nb, heads).shape[0]
+    also while torch.compile traces, so the layout's values never enter a graph. Takes the
+    pattern's ``plan_key``, not the pattern (``ringlib.patterns.remember``)."""
+    return _counts(by_key(pattern_key), nb, heads).shape[0]
 
 
 @functools.lru_cache(maxsize=256)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import torch
 
+from ringlib import patterns
 from ringlib.blocksparse import block_mask
 from ringlib.blocksparse.pairs import BlockPairs, from_counts
 
@@ -81,9 +82,11 @@ def prepare(pattern, n: int, heads: int, causal: bool, device: torch.device) -> 
 
 
 @torch._dynamo.assume_constant_result
-def traced_key(pattern, n: int, heads: int, causal: bool, device: torch.device) -> str:
+def traced_key(pattern_key: str, n: int, heads: int, causal: bool, device: torch.device) -> str:
     """The string under which a compiled graph finds its entry (``by_key``). While torch.compile
-    traces, this runs eagerly and its result is a constant of the graph."""
+    traces, this runs eagerly and its result is a constant of the graph. Takes the pattern's
+    ``plan_key`` (``ringlib.patterns.remember``), never the pattern object."""
+    pattern = patterns.by_key(pattern_key)
     entry = prepare(pattern, n, heads, causal, device)
     base = (f"{pattern!r}|n={n}|heads={heads}|causal={causal}|device={device}|layout_heads={entry.layout_heads}"
             f"|blocks={entry.nb}")

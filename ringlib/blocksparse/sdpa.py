@@ -220,7 +220,7 @@ def pattern_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: float,
     """A ``BlockSparse`` pattern on ``(b, n, h, d)`` tensors over its prepared pairs."""
     n, heads = q.shape[1], q.shape[2]
     if torch.compiler.is_compiling() and dropout_p == 0.0:
-        key = prepared.traced_key(pattern, n, heads, causal, q.device)
+        key = prepared.traced_key(pattern.plan_key, n, heads, causal, q.device)
         return _forward_op(q, k, v, key, float(scale))[0]
     entry = prepared.prepare(pattern, n, heads, causal, q.device)
     softmax = pattern.normalization == "softmax"

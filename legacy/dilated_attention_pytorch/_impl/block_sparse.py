@@ -45,10 +45,15 @@ _TRACED_PATTERNS: Dict[str, ringlib.BlockSparse] = {}
 
 
 @torch._dynamo.assume_constant_result
-def _traced_pattern(config: SparsePatternConfig, block_size: int, partial_tail: str) -> str:
+def _traced_pattern(pattern_type: str, window_size: int, global_tokens: int, dilation_rates: Optional[tuple],
+                    block_size: int, partial_tail: str) -> str:
     """Runs eagerly while torch.compile traces (a pattern built inside a graph is not data the
-    graph can hold): files the pattern of ``config`` under a constant key. A compiled graph
-    keeps the pattern of the config it was traced with."""
+    graph can hold): files the pattern of the config with these fields under a constant key.
+    A compiled graph keeps the pattern of the config it was traced with. Takes the fields the
+    layout reads, not the config object (not every torch.compile can pass an object here)."""
+    config = SparsePatternConfig(pattern_type=pattern_type, block_size=block_size, window_size=window_size,
+                                 global_tokens=global_tokens,
+                                 dilation_rates=None if dilation_rates is None else list(dilation_rates))
     pattern = ringlib.BlockSparse(layout_of(config), block_size=block_size, normalization="per_block_sum",
                                   partial_tail=partial_tail)
     key = repr(pattern)  # generator layouts: equal reprs are equal patterns
@@ -119,7 +124,10 @@ class BlockSparseRingDilatedAttention(ringlib.DilatedAttention):
     def _attend(self, q: Tensor, k: Tensor, v: Tensor, is_causal: bool) -> Tensor:
         n, bs = q.shape[1], self.sparse_config.block_size
         if torch.compiler.is_compiling():
-            pattern = _TRACED_PATTERNS[_traced_pattern(self.sparse_config, bs, self._partial_tail)]
+            c = self.sparse_config
+            rates = None if c.dilation_rates is None else tuple(c.dilation_rates)
+            pattern = _TRACED_PATTERNS[_traced_pattern(c.pattern_type, c.window_size, c.global_tokens, rates, bs,
+                                                       self._partial_tail)]
         else:
             pattern = self.block_pattern()
         if n % bs and self._partial_tail == "error":

@@ -1,0 +1,48 @@
+"""Compiled graphs name a pattern by its ``plan_key`` (``ringlib.patterns.remember``): the key
+must lead back to that pattern, never to a different one printed alike, and the registry must
+not keep patterns alive (adaptive layouts make one per call)."""
+
+import gc
+
+import torch
+
+import ringlib
+from ringlib.patterns import by_key
+
+
+class _Printed:
+    """A layout callable whose repr does not tell two instances apart."""
+
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+
+    def __call__(self, nb: int, heads: int) -> torch.Tensor:
+        return torch.eye(nb, dtype=torch.bool).roll(self.offset, 1) | torch.eye(nb, dtype=torch.bool)
+
+    def __repr__(self) -> str:
+        return "printed-layout"
+
+
+def test_patterns_printed_alike_get_their_own_keys():
+    a = ringlib.BlockSparse(_Printed(1), block_size=16)
+    b = ringlib.BlockSparse(_Printed(2), block_size=16)
+    assert repr(a) == repr(b) and a != b
+    assert a.plan_key != b.plan_key
+    assert by_key(a.plan_key) is a and by_key(b.plan_key) is b
+
+
+def test_equal_patterns_share_a_key():
+    a = ringlib.BlockSparse("local_window", block_size=16, window_size=32)
+    b = ringlib.BlockSparse("local_window", block_size=16, window_size=32)
+    assert a == b and a.plan_key == b.plan_key
+    assert by_key(b.plan_key) == b
+
+
+def test_the_registry_does_not_keep_patterns_alive():
+    key = ringlib.BlockSparse(_Printed(3), block_size=16).plan_key
+    gc.collect()
+    try:
+        by_key(key)
+    except KeyError:
+        return
+    raise AssertionError(f"{key!r} still registered after its pattern was dropped")
