@@ -102,6 +102,12 @@ class Pattern:
 
     combine: Literal["lse", "sum"] = "lse"
 
+    def __setstate__(self, state: dict) -> None:
+        """A copy or an unpickled pattern is filed under its own key (``remember``): the
+        registry holds patterns weakly, so the original it was copied from may be gone."""
+        self.__dict__.update(state)
+        remember(self)
+
     def validate(self, n: int, heads: int) -> None:
         """Raise ValueError where the pattern cannot apply to ``n`` tokens and ``heads``."""
 

@@ -46,3 +46,23 @@ def test_the_registry_does_not_keep_patterns_alive():
     except KeyError:
         return
     raise AssertionError(f"{key!r} still registered after its pattern was dropped")
+
+
+def test_copies_and_unpickled_patterns_outlive_their_original():
+    import copy
+    import pickle
+
+    q = torch.randn(1, 64, 2, 8)
+    for make in (lambda: ringlib.BlockSparse("local_window", block_size=16, window_size=32),
+                 lambda: ringlib.Dilated([32, 64], [1, 2])):
+        original = make()  # never used: no cache keeps it alive
+        copied, pickled = copy.deepcopy(original), pickle.dumps(original)
+        del original
+        gc.collect()
+        outputs = []
+        for pattern in (copied, pickle.loads(pickled)):
+            assert by_key(pattern.plan_key) == pattern
+            outputs.append(ringlib.attention(q, q, q, pattern))
+        expected = ringlib.attention(q, q, q, make())
+        for out in outputs:
+            torch.testing.assert_close(out, expected, rtol=0, atol=0)
