@@ -1,4 +1,4 @@
-"""Compatibility profiles: what the old ``dilated_attention_pytorch`` classes actually computed.
+"""Compatibility profiles: what older dilated-attention code actually computed.
 
 These exist so that old checkpoints and experiments keep their numbers (the shim's "preserve"
 policy); new code should use ``ringlib.Dilated``. Each is named by its profile in MIGRATION.md.
