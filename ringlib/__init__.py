@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "attention": "ringlib.functional",
     "Pattern": "ringlib.patterns",
+    "AttentionCore": "ringlib.cores",
     "Dense": "ringlib.patterns",
     "Dilated": "ringlib.patterns",
     "BlockSparse": "ringlib.blocksparse",
@@ -51,6 +52,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ringlib.adaptive import AdaptiveBlockSparseAttention
     from ringlib.blocksparse import BlockSparse
+    from ringlib.cores import AttentionCore
     from ringlib.dispatch import KernelOptions, kernel_options
     from ringlib.functional import attention
     from ringlib.modules import DilatedAttention, MultiheadAttention, MultiheadDilatedAttention

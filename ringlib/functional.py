@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ringlib import dispatch, ring, run
+from ringlib.cores import AttentionCore
 from ringlib.validation import validate
 from ringlib.orderings import Ordering, validate_ordering
 from ringlib.patterns import Pattern
@@ -16,7 +17,7 @@ def attention(
     q: Tensor,
     k: Tensor,
     v: Tensor,
-    pattern: Pattern,
+    pattern: Pattern | AttentionCore,
     *,
     causal: bool = False,
     scale: float | None = None,
@@ -41,12 +42,14 @@ def attention(
     shard of the sequence and gets its shard of the output (exact ring attention);
     ``layout="zigzag"`` says the shards were cut by ``ringlib.shard_sequence(..., layout="zigzag")``
     (balanced causal work).
+    ``pattern`` may also be an attention core (``ringlib.AttentionCore``, e.g. the
+    ``ringlib.compat`` ones): after the checks below it computes the call itself.
     ``backend``: "auto" (fastest valid), "reference" (float64-capable ground truth),
     "sdpa" (strided views + fused kernels) or "flex" (FlexAttention, block-sparse on CUDA);
     ``ringlib.dispatch`` says which kernel each runs, ``ringlib.kernel_options`` tunes them.
     """
     world = _world_size(group) if group is not None else 1
-    if world > 1 and torch.compiler.is_compiling():  # one operator; it checks its inputs when it runs
+    if world > 1 and torch.compiler.is_compiling() and not isinstance(pattern, AttentionCore):  # one operator; it checks its inputs when it runs
         return ring.attention(q, k, v, pattern, group=group, causal=causal, scale=scale, ordering=ordering,
                               dropout_p=dropout_p, dropout_seed=dropout_seed, backend=backend, layout=layout)
     try:
@@ -61,6 +64,9 @@ def attention(
         raise
     if q.shape[1] == 0:  # an empty sequence attends to nothing: empty output, still differentiable
         return torch.einsum("blhd,bshe->blhe", q, v)
+    if isinstance(pattern, AttentionCore):
+        return pattern.attend(q, k, v, causal=causal, scale=scale, ordering=ordering, dropout_p=dropout_p,
+                              dropout_seed=dropout_seed, group=group, backend=backend, layout=layout)
     scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
     route = dispatch.choose(pattern, dispatch.Call.of(q, k, v, world), backend=backend, causal=causal,
                             ordering=ordering, dropout_p=dropout_p, layout=layout, dropout_seed=dropout_seed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ringlib.cores import AttentionCore
 from ringlib.functional import attention
 from ringlib.orderings import Ordering, validate_ordering
 from ringlib.patterns import Pattern
@@ -31,18 +32,18 @@ def _check_input(name: str, x: object, embed_dim: int) -> None:
 
 
 class DilatedAttention(nn.Module):
-    """Attention with a pattern on ``(batch, seq, heads, head_dim)`` q, k, v.
+    """Attention with a pattern (or an attention core) on ``(batch, seq, heads, head_dim)`` q, k, v.
 
     ``dropout`` acts on attention probabilities in training mode only (eval is
     deterministic). ``group``: a ``torch.distributed`` process group for ring attention
     (each rank passes its shard of the sequence).
     """
 
-    def __init__(self, pattern: Pattern, *, scale: float | None = None, ordering: Ordering = None,
+    def __init__(self, pattern: Pattern | AttentionCore, *, scale: float | None = None, ordering: Ordering = None,
                  dropout: float = 0.0, backend: str = "auto", group=None) -> None:
         super().__init__()
-        if not isinstance(pattern, Pattern):
-            raise TypeError(f"pattern must be a ringlib pattern, got {type(pattern).__name__}")
+        if not isinstance(pattern, (Pattern, AttentionCore)):
+            raise TypeError(f"pattern must be a ringlib pattern or attention core, got {type(pattern).__name__}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         validate_ordering(ordering)
@@ -71,7 +72,7 @@ class MultiheadDilatedAttention(nn.Module):
     (both in training mode only).
     """
 
-    def __init__(self, embed_dim: int, num_heads: int, pattern: Pattern, *, bias: bool = True,
+    def __init__(self, embed_dim: int, num_heads: int, pattern: Pattern | AttentionCore, *, bias: bool = True,
                  dropout: float = 0.0, output_dropout: float = 0.0, batch_first: bool = True,
                  ordering: Ordering = None, scale: float | None = None, backend: str = "auto",
                  group=None, device=None, dtype=None) -> None:
@@ -89,7 +90,7 @@ class MultiheadDilatedAttention(nn.Module):
         self.output_dropout = nn.Dropout(output_dropout)
 
     @property
-    def pattern(self) -> Pattern:
+    def pattern(self) -> Pattern | AttentionCore:
         return self.attention.pattern
 
     def forward(self, x: Tensor, *, is_causal: bool = False) -> Tensor:
@@ -116,7 +117,7 @@ class MultiheadAttention(nn.Module):
     self-attention :class:`MultiheadDilatedAttention` fuses the three projections into one.
     """
 
-    def __init__(self, embed_dim: int, num_heads: int, pattern: Pattern, *, bias: bool = True,
+    def __init__(self, embed_dim: int, num_heads: int, pattern: Pattern | AttentionCore, *, bias: bool = True,
                  dropout: float = 0.0, output_dropout: float = 0.0, qk_norm: bool = False,
                  out_norm: bool = False, norm_eps: float = 1e-5, batch_first: bool = True,
                  ordering: Ordering = None, scale: float | None = None, backend: str = "auto",
@@ -143,7 +144,7 @@ class MultiheadAttention(nn.Module):
         self.output_dropout = nn.Dropout(output_dropout)
 
     @property
-    def pattern(self) -> Pattern:
+    def pattern(self) -> Pattern | AttentionCore:
         return self.attention.pattern
 
     def forward(self, query: Tensor, key: Tensor | None = None, value: Tensor | None = None, *,

@@ -154,6 +154,14 @@ def _cached_plan(pattern: Pattern, n: int, heads: int) -> Plan:
 # helpers shared by the tiled patterns
 
 
+def split_heads(heads: int, groups: int) -> list[tuple[int, int]]:
+    """``(first_head, size)`` of ``groups`` consecutive head groups: sizes ``heads // groups``,
+    the first ``heads % groups`` one larger (a group is empty where ``heads < groups``)."""
+    sizes = [heads // groups + (1 if i < heads % groups else 0) for i in range(groups)]
+    starts = [sum(sizes[:i]) for i in range(groups)]
+    return list(zip(starts, sizes))
+
+
 def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
@@ -273,10 +281,7 @@ class Dilated(Pattern):
 
     def head_groups(self, heads: int) -> list[tuple[int, int]]:
         """``(first_head, size)`` of each group under ``mixing="head_groups"``."""
-        g = len(self.segment_lengths)
-        sizes = [heads // g + (1 if i < heads % g else 0) for i in range(g)]
-        starts = [sum(sizes[:i]) for i in range(g)]
-        return list(zip(starts, sizes))
+        return split_heads(heads, len(self.segment_lengths))
 
     def _plan(self, n: int, heads: int) -> Plan:
         branches = []

@@ -7,6 +7,7 @@ import math
 
 import torch
 
+from ringlib.cores import AttentionCore
 from ringlib.dispatch import BACKENDS
 from ringlib.dropout import check_seed
 from ringlib.patterns import Pattern
@@ -39,10 +40,10 @@ def validate(q, k, v, pattern, *, causal, scale, dropout_p, backend, world: int 
         )
     if q.shape[2] < 1 or q.shape[3] < 1 or q.shape[0] < 1:
         raise ValueError(f"q must have batch, heads, head_dim >= 1, got {tuple(q.shape)}")
-    if not isinstance(pattern, Pattern):
+    if not isinstance(pattern, (Pattern, AttentionCore)):
         raise TypeError(
             f"pattern must be a ringlib pattern (ringlib.Dense(), ringlib.Dilated(...), "
-            f"ringlib.BlockSparse(...)), got {type(pattern).__name__}"
+            f"ringlib.BlockSparse(...)) or an attention core (ringlib.AttentionCore), got {type(pattern).__name__}"
         )
     if not isinstance(causal, bool):
         raise TypeError(f"causal must be a bool, got {type(causal).__name__}")

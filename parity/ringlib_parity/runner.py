@@ -409,7 +409,7 @@ def _legacy_cases(entry, device, matrix: Matrix, grads: bool, report: Report, on
                                        message="registry entry has no 'preserve' rewrite"))
         return
     if not entry.counted and not any(r.safe for r in entry.rewrites.values()):
-        reason = entry.rewrites["preserve"].reason
+        reason = entry.rewrites["preserve"].reason if "preserve" in entry.rewrites else "no rewrite in the registry"
         emit(report, on_result, Result(entry.key, "-", "bitwise", "shim", "-", "output", SKIP,
                                        message=f"unsafe rewrite: the codemod leaves this name to the user ({reason})"))
         return

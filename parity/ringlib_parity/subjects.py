@@ -55,6 +55,8 @@ class Subject:
 SUBJECTS: dict[str, Subject] = {
     "DilatedAttention": Subject(whole_segments=True, head_inputs=True),
     "ImprovedDilatedAttention": Subject(whole_segments=True, head_inputs=True),
+    # chooses its segments from the input: any length, (batch, seq, heads, head_dim) query/key/value
+    "DynamicDilatedAttention": Subject(head_inputs=True),
     # 0.2 raised "Sequence length (128) must be divisible by the largest segment length (96)"
     "MultiheadDilatedAttention": Subject(whole_segments=True),
 }

@@ -33,7 +33,11 @@ RECORDINGS = Path(__file__).parent / "recordings"
 CENSUS = json.loads((RECORDINGS / "checkpoints" / "census.json").read_text())
 OLD = torch.load(RECORDINGS / "checkpoints" / "checkpoints.pt", weights_only=False)
 #: Old checkpoints of the base classes, recorded by record_models.py (file stem per registry key)
-MODEL_RECORDINGS = {"MultiheadDilatedAttention": ("MultiheadDilatedAttention", "MultiheadDilatedAttention_cross_causal")}
+MODEL_RECORDINGS = {
+    "MultiheadDilatedAttention": ("MultiheadDilatedAttention", "MultiheadDilatedAttention_cross_causal"),
+    "ImprovedMultiheadDilatedAttention": ("ImprovedMultiheadDilatedAttention", "ImprovedMultiheadDilatedAttention_cross"),
+    "DynamicMultiheadDilatedAttention": ("DynamicMultiheadDilatedAttention",),
+}
 CLASSES = [e for e in registry.LEGACY_NAMES if e.kind == "class"]
 LOADS = [e for e in CLASSES if e.checkpoint is not None and e.checkpoint.loads]
 REFUSED = [e for e in CLASSES if e.checkpoint is not None and not e.checkpoint.loads]

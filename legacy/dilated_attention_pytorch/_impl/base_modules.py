@@ -11,8 +11,8 @@ What the old classes computed (recorded in ``tests/legacy/recordings/models``):
 * ``ImprovedDilatedAttention``: the same rows, but the old code handed ``(batch*segments,
   rows, heads, head_dim)`` tensors to ``scaled_dot_product_attention``, which attends over the
   second-to-last axis: each selected position attended across the heads of its group. The
-  shim keeps that ("preserve") with one dense ringlib call per group over a heads-as-sequence
-  view; ``ringlib.Dilated(..., mixing="head_groups")`` is the intended replacement.
+  shim keeps that ("preserve") with ``ringlib.compat.HeadAxis``, the canonical core of that
+  computation; ``ringlib.Dilated(..., mixing="head_groups")`` is the intended replacement.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import ringlib
@@ -113,45 +114,29 @@ def create_dilated_attention(segment_lengths: Sequence[int], dilation_rates: Seq
     return DilatedAttention(segment_lengths, dilation_rates, **kwargs)
 
 
-def _group_rows(n: int, segment: int, rate: int, offset: int, device) -> Tensor:
-    """Positions ``j*segment + offset + t*rate`` of every segment ``j`` (one index tensor)."""
-    within = torch.arange(offset, segment, rate, device=device)
-    starts = torch.arange(0, n, segment, device=device)
-    return (starts[:, None] + within[None, :]).reshape(-1)
-
-
-class ImprovedDilatedAttention(_GroupedBase):
-    """The old ``ImprovedDilatedAttention`` (see the module docstring: attention across the
+class ImprovedDilatedAttention(_GroupedBase, ringlib.DilatedAttention):
+    """The old ``ImprovedDilatedAttention``: ``ringlib.compat.HeadAxis`` (attention across the
     heads of a group at each selected position, as the old code computed it)."""
 
     def __init__(self, segment_lengths: Sequence[int], dilation_rates: Sequence[int], dropout: float = 0.0,
                  use_tf32: bool = True, enable_memory_pool: bool = False, enable_profiling: bool = False,
                  lightweight_pool: bool = True, **kwargs) -> None:
-        super().__init__()
         for unknown in set(kwargs) - {"device", "dtype"}:
             raise TypeError(f"ImprovedDilatedAttention got an unexpected keyword argument {unknown!r}")
+        check_lists(segment_lengths, dilation_rates, dropout)
+        ringlib.DilatedAttention.__init__(self, ringlib.compat.HeadAxis(segment_lengths, dilation_rates),
+                                          dropout=dropout)
         self._setup(segment_lengths, dilation_rates, dropout)
-        self.dropout, self.use_tf32 = dropout, use_tf32
+        self.use_tf32 = use_tf32
         self.enable_memory_pool, self.lightweight_pool = enable_memory_pool, lightweight_pool
         self.device, self.dtype = kwargs.get("device"), kwargs.get("dtype")
-        self.pattern = ringlib.Dense()
 
     def forward(self, query: Tensor, key: Tensor, value: Tensor, is_causal: bool = False,
                 attention_mask: Optional[Tensor] = None) -> Tensor:
         check_qkv(query, key, value, self.segment_lengths)
         self._mask_ignored(attention_mask)
-        b, n, h, d = query.shape
-        groups = ringlib.Dilated(self.segment_lengths, self.dilation_rates, mixing="head_groups").head_groups(h)
-        p = self.dropout if self.training else 0.0
-        out = torch.zeros_like(query)
-        for i, ((first, size), segment, rate) in enumerate(zip(groups, self.segment_lengths, self.dilation_rates)):
-            rows = _group_rows(n, segment, rate, i % rate, query.device)
-            heads = slice(first, first + size)
-            # heads as the sequence axis: (b * rows, size, 1, d)
-            q, k, v = (t[:, rows, heads].reshape(-1, size, 1, d) for t in (query, key, value))
-            part = ringlib.attention(q, k, v, self.pattern, causal=is_causal, dropout_p=p)
-            out[:, rows, heads] = part.view(b, rows.numel(), size, d)
-        return self._output_dropout(out / self.num_groups)
+        out = ringlib.DilatedAttention.forward(self, query, key, value, is_causal=is_causal)
+        return self._output_dropout(out)
 
 
 def create_improved_dilated_attention(segment_lengths: Sequence[int], dilation_rates: Sequence[int],
@@ -295,11 +280,13 @@ class ImprovedMultiheadDilatedAttention(_MultiheadBase):
                 attn_mask: Optional[Tensor] = None, is_causal: bool = False, average_attn_weights: bool = True):
         key, value = self._inputs(query, key, value, attn_mask, key_padding_mask)
         b, n, e = query.shape
-        qkv = self.qkv_proj(query)
-        k_src = qkv if key is query else self.qkv_proj(key)
-        v_src = qkv if value is query else self.qkv_proj(value)
+        # the q, k and v rows of the fused projection, each applied to its own input: what
+        # ringlib.MultiheadAttention computes from the split checkpoint (the old code sliced one
+        # fused product: the same numbers up to float rounding)
+        biases = (None,) * 3 if self.qkv_proj.bias is None else self.qkv_proj.bias.chunk(3)
+        q, k, v = (F.linear(x, w, bias) for x, w, bias in zip((query, key, value), self.qkv_proj.weight.chunk(3),
+                                                                 biases))
         heads = (b, n, self.num_heads, self.head_dim)
-        q, k, v = qkv[..., :e], k_src[..., e:2 * e], v_src[..., 2 * e:]
         out = self.attention(q.reshape(heads), k.reshape(heads), v.reshape(heads), is_causal=is_causal)
         out = out.reshape(b, n, e)
         if self.q_ln is not None:

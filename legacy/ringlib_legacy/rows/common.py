@@ -81,12 +81,25 @@ HEAD_AXIS = (
     "HEAD_AXIS: the heads of group i attend to each other at each selected row "
     "(rows i % r, i % r + r, ... of every segment), sum / G"
 )
-#: Why no canonical module computes HEAD_AXIS.
-HEAD_AXIS_NOT_A_PATTERN = (
-    "the old code handed (batch * segments, rows, heads, head_dim) tensors to scaled_dot_product_attention, which "
-    "attends over the second-to-last axis: at each selected position the heads of a group attended to each other "
-    "(is_causal masked later heads). A ringlib pattern is a set of query-key masks over the sequence, one per "
-    "head, so it never mixes heads at one position: no pattern, and so no canonical module, computes HEAD_AXIS"
+#: The canonical core of HEAD_AXIS (an attention core: no mask pattern mixes heads at one position).
+HEAD_AXIS_CORE = "ringlib.compat.HeadAxis(segment_lengths, dilation_rates)"
+#: The canonical core of the classes that chose their segments at run time.
+SEGMENTS_PER_CALL = (
+    "ringlib.compat.SegmentsPerCall(ringlib.compat.FitSegments(min_segment_size, max_segment_size)) (segments "
+    "chosen at the call from the sequence length and the free device memory, HEAD_AXIS inside them)"
+)
+#: The old base classes applied dropout to the attention probabilities and again to the output.
+DOUBLE_DROPOUT = Divergence(
+    what="training mode: the old class applied dropout to the attention probabilities and again to the output; "
+    "the rewrite applies it once",
+    measured="eval identical; training differs by the second dropout mask",
+)
+#: Where the segment choice reads the free memory.
+CHOICE_DEVICE = Divergence(
+    what="the segment choice reads the free memory of the input's device (the old class read the current CUDA "
+    "device, also for CPU inputs on a CUDA machine) and is not cached per (seq_len, batch, heads)",
+    measured="CPU: identical (no device memory: one segment of min(min_segment_size, seq_len)); a GPU choice "
+    "depends on the free memory at the call in both",
 )
 #: Why a whole old model is not rewritten automatically.
 MODEL_BY_HAND = (

@@ -10,32 +10,69 @@ every call (the recorded error is quoted in the divergence).
 from __future__ import annotations
 
 from ringlib_legacy.rows.common import (
+    CHOICE_DEVICE,
+    DOUBLE_DROPOUT,
     FACTORY_NEVER_RAN,
     HEAD_AXIS,
-    HEAD_AXIS_NOT_A_PATTERN,
+    HEAD_AXIS_CORE,
     HEAD_PARALLEL_NEVER_RAN,
     IMPROVED_INTENDED,
     MASK_IGNORED,
     MAGNETO_NORMS,
     MODEL_BY_HAND,
+    SEGMENTS_PER_CALL,
+    SEPARATE_PROJECTIONS,
     WHOLE_MODEL,
 )
-from ringlib_legacy.schema import Arg, Divergence, KeyMap, LegacyName, Param, Rewrite
+from ringlib_legacy.schema import Arg, Divergence, KeyMap, LegacyName, Param, Rewrite, Split
 
 _HEAD_GROUPS = (
     Arg(source="segment_lengths"),
     Arg(source="dilation_rates"),
     Arg(keyword="mixing", value="'head_groups'", omit_if_default=False),
 )
-_RETURNS_TUPLE = "the old forward returned (out, None); the canonical forward returns out: migrate by hand"
-_SELECTED_AT_RUN_TIME = (
-    "the old class chose its segment lengths at run time (from the input shape and the free GPU memory: on CPU one "
-    "segment of min(min_segment_size, seq_len) at rate 1) and, by default (improved=True), computed HEAD_AXIS "
-    "inside them; no canonical pattern is a function of the free memory, and " + HEAD_AXIS_NOT_A_PATTERN + "; keep "
-    "the shim class to keep its numbers. Its q_proj/k_proj/v_proj/out_proj keys load as they are into "
-    "ringlib.MultiheadAttention(embed_dim, num_heads, ringlib.Dilated(<the segments you choose>, <rates>, "
-    "mixing='head_groups')), which computes --semantics intended"
+_IMPROVED_MULTIHEAD_ARGS = (
+    Arg(source="embed_dim"),
+    Arg(source="num_heads"),
+    Arg(value="<pattern>"),
+    Arg(keyword="bias", source="bias"),
+    Arg(keyword="dropout", source="dropout"),
+    Arg(keyword="out_norm", source="layer_norm", omit_if_default=False),
+    Arg(keyword="norm_eps", source="layer_norm_eps"),
+    Arg(keyword="device", source="device"),
+    Arg(keyword="dtype", source="dtype"),
 )
+_DYNAMIC_MULTIHEAD_ARGS = (
+    Arg(source="embed_dim"),
+    Arg(source="num_heads"),
+    Arg(value="<pattern>"),
+    Arg(keyword="bias", source="bias"),
+    Arg(keyword="dropout", source="dropout"),
+)
+_RETURNS_TUPLE = "the old forward returned (out, None); the canonical forward returns out: migrate by hand"
+_HEAD_AXIS = (Arg(source="segment_lengths"), Arg(source="dilation_rates"))
+#: The old base DilatedAttention's computation, as a core built per segment choice.
+_HEAD_GROUPS_CORE = "functools.partial(ringlib.Dilated, mixing='head_groups')"
+#: FitSegments with the old class's limits (its defaults where the call left them out).
+_FIT_SEGMENTS = Arg(template="ringlib.compat.FitSegments({min_segment_size}, {max_segment_size})")
+_PLACEHOLDER_WEIGHTS = (
+    "the old forward returned (out, weights) (uniform placeholder weights unless need_weights=False); the "
+    "canonical forward returns out: migrate by hand"
+)
+#: The old multihead improved class: one fused qkv_proj (split into the three projections), q_ln used after
+#: attention only, k_ln never used.
+_FUSED_QKV_POST_NORM = KeyMap(
+    split=(Split("qkv_proj.", ("q_proj.", "k_proj.", "v_proj.")),),
+    drop=("k_ln.",),
+    rename={"q_ln.": "out_norm."},
+)
+_FUSED_ROWS = Divergence(
+    what="the old class sliced q, k and v out of one fused qkv_proj product; the rewrite (and the shim) apply "
+    "the three row blocks of qkv_proj as separate projections",
+    measured="float rounding only: the 0.2-recorded outputs (self and cross, causal) within the flash-attn rule "
+    "of the rewrite (tests/legacy/test_checkpoints.py)",
+)
+
 
 ROWS: tuple[LegacyName, ...] = (
     LegacyName(
@@ -117,7 +154,7 @@ ROWS: tuple[LegacyName, ...] = (
         family="dilated",
         numerics="preserve",
         profile=HEAD_AXIS,
-        replacement="ringlib.DilatedAttention(ringlib.Dilated(segment_lengths, dilation_rates, mixing='head_groups'))",
+        replacement=f"ringlib.DilatedAttention({HEAD_AXIS_CORE})",
         paths=(
             "dilated_attention_pytorch.ImprovedDilatedAttention",
             "dilated_attention_pytorch.base.ImprovedDilatedAttention",
@@ -138,8 +175,12 @@ ROWS: tuple[LegacyName, ...] = (
         rewrites={
             "preserve": Rewrite(
                 target="ringlib.DilatedAttention",
-                safe=False,
-                reason="the old class attended across heads; no canonical pattern computes that",
+                args=(
+                    Arg(value="<pattern>"),
+                    Arg(keyword="dropout", source="dropout"),
+                ),
+                pattern="ringlib.compat.HeadAxis",
+                pattern_args=_HEAD_AXIS,
             ),
             "intended": Rewrite(
                 target="ringlib.DilatedAttention",
@@ -157,6 +198,7 @@ ROWS: tuple[LegacyName, ...] = (
         },
         divergences=(
             MASK_IGNORED,
+            DOUBLE_DROPOUT,
             IMPROVED_INTENDED,
         ),
         counted=False,
@@ -167,7 +209,7 @@ ROWS: tuple[LegacyName, ...] = (
         family="dilated",
         numerics="preserve",
         profile=HEAD_AXIS,
-        replacement="ringlib.DilatedAttention(ringlib.Dilated(..., mixing='head_groups'))",
+        replacement=f"ringlib.DilatedAttention({HEAD_AXIS_CORE})",
         paths=(
             "dilated_attention_pytorch.base.improved_dilated_attention.create_improved_dilated_attention",
         ),
@@ -280,8 +322,8 @@ ROWS: tuple[LegacyName, ...] = (
             "every segment), sum / G; fused qkv_proj, LayerNorm after attention; returns (out, None)"
         ),
         replacement=(
-            "ringlib.MultiheadDilatedAttention(embed_dim, num_heads, ringlib.Dilated(segment_lengths, dilation_rates, "
-            "mixing='head_groups')) (qkv_proj and out_proj load as they are; no q_ln)"
+            f"ringlib.MultiheadAttention(embed_dim, num_heads, {HEAD_AXIS_CORE}, out_norm=layer_norm) (qkv_proj "
+            "splits into q_proj/k_proj/v_proj, q_ln loads as out_norm)"
         ),
         paths=(
             "dilated_attention_pytorch.ImprovedMultiheadDilatedAttention",
@@ -305,21 +347,29 @@ ROWS: tuple[LegacyName, ...] = (
         ),
         rewrites={
             "preserve": Rewrite(
-                target="ringlib.MultiheadDilatedAttention",
+                target="ringlib.MultiheadAttention",
+                args=_IMPROVED_MULTIHEAD_ARGS,
+                pattern="ringlib.compat.HeadAxis",
+                pattern_args=_HEAD_AXIS,
                 safe=False,
-                reason="returns (out, None), LayerNorm after attention and attention across heads",
+                reason=_RETURNS_TUPLE,
+            ),
+            "intended": Rewrite(
+                target="ringlib.MultiheadAttention",
+                args=_IMPROVED_MULTIHEAD_ARGS,
+                pattern="ringlib.Dilated",
+                pattern_args=_HEAD_GROUPS,
+                safe=False,
+                reason=_RETURNS_TUPLE,
             ),
         },
         divergences=(
             MASK_IGNORED,
+            DOUBLE_DROPOUT,
+            _FUSED_ROWS,
             IMPROVED_INTENDED,
         ),
-        checkpoint=KeyMap(
-            loads=False,
-            reason=HEAD_AXIS_NOT_A_PATTERN + "; keep the shim class to keep its numbers (it computes HEAD_AXIS with "
-            "ringlib.attention on a heads-as-sequence view). --semantics intended attends over the selected rows "
-            "instead (ringlib.Dilated(..., mixing='head_groups')): other numbers from the same weights",
-        ),
+        checkpoint=_FUSED_QKV_POST_NORM,
         counted=False,
     ),
     LegacyName(
@@ -328,7 +378,7 @@ ROWS: tuple[LegacyName, ...] = (
         family="dilated",
         numerics="preserve",
         profile=HEAD_AXIS,
-        replacement="ringlib.MultiheadDilatedAttention",
+        replacement=f"ringlib.MultiheadAttention(embed_dim, num_heads, {HEAD_AXIS_CORE}, out_norm=layer_norm)",
         paths=(
             "dilated_attention_pytorch.base.improved_multihead_dilated_attention.create_improved_multihead_dilated_attention",
         ),
@@ -632,10 +682,7 @@ ROWS: tuple[LegacyName, ...] = (
             "row (rows i % r, i % r + r, ... of every segment), sum / G (improved=True) or "
             "Dilated(mixing='head_groups')"
         ),
-        replacement=(
-            "ringlib.DilatedAttention(ringlib.Dilated(segment_lengths, dilation_rates, mixing='head_groups')) with "
-            "segments you choose"
-        ),
+        replacement=f"ringlib.DilatedAttention({SEGMENTS_PER_CALL})",
         paths=(
             "dilated_attention_pytorch.DynamicDilatedAttention",
             "dilated_attention_pytorch.dynamic_dilated_attention.DynamicDilatedAttention",
@@ -644,18 +691,32 @@ ROWS: tuple[LegacyName, ...] = (
             Param(name="min_segment_size", default=512),
             Param(name="max_segment_size", default=65536),
             Param(name="selector_config", default=None, role="unsupported"),
-            Param(name="fallback_segments", default=None),
+            Param(name="fallback_segments", default=None, role="ignored",
+                  note="used only where the segment choice raised, which it does not for a non-empty sequence"),
             Param(name="improved", default=True),
-            Param(name="kwargs", role="ignored", kind="var_keyword"),
+            Param(name="kwargs", role="unsupported", kind="var_keyword",
+                  note="forwarded to the attention class (dropout, ...)"),
         ),
         rewrites={
             "preserve": Rewrite(
                 target="ringlib.DilatedAttention",
-                safe=False,
-                reason="segment lengths are chosen at run time from the input shape and free GPU memory",
+                args=(Arg(value="<pattern>"),),
+                pattern="ringlib.compat.SegmentsPerCall",
+                pattern_args=(
+                    _FIT_SEGMENTS,
+                    Arg(keyword="core", source="improved",
+                        choose={"True": "ringlib.compat.HeadAxis", "False": _HEAD_GROUPS_CORE}),
+                ),
+            ),
+            "intended": Rewrite(
+                target="ringlib.DilatedAttention",
+                args=(Arg(value="<pattern>"),),
+                pattern="ringlib.compat.SegmentsPerCall",
+                pattern_args=(_FIT_SEGMENTS, Arg(keyword="core", value=_HEAD_GROUPS_CORE)),
             ),
         },
         divergences=(
+            CHOICE_DEVICE,
             IMPROVED_INTENDED,
         ),
         counted=False,
@@ -666,7 +727,11 @@ ROWS: tuple[LegacyName, ...] = (
         family="dilated",
         numerics="preserve",
         profile="DynamicDilatedAttention inside q/k/v/out projections; returns (out, uniform placeholder weights)",
-        replacement="ringlib.MultiheadDilatedAttention with segments you choose",
+        replacement=(
+            "ringlib.MultiheadAttention(embed_dim, num_heads, ringlib.compat.SegmentsPerCall()) (q_proj/k_proj/v_proj/"
+            "out_proj load as they are; SegmentsPerCall(ringlib.compat.FitSegments(min_segment_size, "
+            "max_segment_size)) where the old call passed them)"
+        ),
         paths=(
             "dilated_attention_pytorch.DynamicMultiheadDilatedAttention",
             "dilated_attention_pytorch.dynamic_dilated_attention.DynamicMultiheadDilatedAttention",
@@ -677,19 +742,32 @@ ROWS: tuple[LegacyName, ...] = (
             Param(name="dropout", default=0.0),
             Param(name="bias", default=True),
             Param(name="selector_config", default=None, role="unsupported"),
-            Param(name="kwargs", role="ignored", kind="var_keyword"),
+            Param(name="kwargs", role="unsupported", kind="var_keyword",
+                  note="forwarded to DynamicDilatedAttention (min_segment_size, improved, ...)"),
         ),
         rewrites={
             "preserve": Rewrite(
-                target="ringlib.MultiheadDilatedAttention",
+                target="ringlib.MultiheadAttention",
+                args=_DYNAMIC_MULTIHEAD_ARGS,
+                pattern="ringlib.compat.SegmentsPerCall",
                 safe=False,
-                reason="segments chosen at run time; returns (out, weights)",
+                reason=_PLACEHOLDER_WEIGHTS,
+            ),
+            "intended": Rewrite(
+                target="ringlib.MultiheadAttention",
+                args=_DYNAMIC_MULTIHEAD_ARGS,
+                pattern="ringlib.compat.SegmentsPerCall",
+                pattern_args=(Arg(keyword="core", value=_HEAD_GROUPS_CORE),),
+                safe=False,
+                reason=_PLACEHOLDER_WEIGHTS,
             ),
         },
         divergences=(
+            DOUBLE_DROPOUT,
+            CHOICE_DEVICE,
             IMPROVED_INTENDED,
         ),
-        checkpoint=KeyMap(loads=False, reason=_SELECTED_AT_RUN_TIME),
+        checkpoint=SEPARATE_PROJECTIONS,
         counted=False,
     ),
     LegacyName(
@@ -698,7 +776,7 @@ ROWS: tuple[LegacyName, ...] = (
         family="dilated",
         numerics="preserve",
         profile="DynamicDilatedAttention",
-        replacement="ringlib.DilatedAttention with segments you choose",
+        replacement=f"ringlib.DilatedAttention({SEGMENTS_PER_CALL})",
         paths=(
             "dilated_attention_pytorch.create_dynamic_dilated_attention",
             "dilated_attention_pytorch.dynamic_dilated_attention.create_dynamic_dilated_attention",
