@@ -282,8 +282,9 @@ class XPos(nn.Module):
             raise ValueError(f"dim must be even (features rotate in pairs), got {dim}")
         self.dim = dim
         self.scale_base = _positive_number("scale_base", scale_base)
-        pairs = torch.arange(0, dim, 2, device=device)
-        self.register_buffer("scale", ((pairs + 0.4 * dim) / (1.4 * dim)).to(dtype or torch.get_default_dtype()))
+        dtype = dtype or torch.get_default_dtype()
+        pairs = torch.arange(0, dim, 2, device=device, dtype=torch.promote_types(dtype, torch.float32))
+        self.register_buffer("scale", ((pairs + 0.4 * dim) / (1.4 * dim)).to(dtype))
 
     def forward(self, x: Tensor) -> Tensor:
         _check_sequence("x", x, self.dim)
@@ -293,9 +294,8 @@ class XPos(nn.Module):
         centred = torch.arange(start, start + n, device=x.device).to(compute)
         scale = self.scale.to(compute) ** (centred / self.scale_base)[:, None]  # (seq, dim / 2)
         half = self.dim // 2
-        frequency = 1.0 / 10000 ** (torch.arange(half, device=x.device) / half)
-        angle = torch.arange(n, device=x.device, dtype=torch.float32)[:, None] * frequency[None, :]
-        angle = angle.to(compute)
+        frequency = 1.0 / 10000 ** (torch.arange(half, device=x.device, dtype=compute) / half)
+        angle = torch.arange(n, device=x.device, dtype=compute)[:, None] * frequency[None, :]
         cos = (torch.cos(angle) * scale).repeat_interleave(2, dim=-1).to(x.dtype)
         sin = (torch.sin(angle) * scale).repeat_interleave(2, dim=-1).to(x.dtype)
         rotated = torch.stack((-x[..., 1::2], x[..., 0::2]), dim=-1).flatten(-2)  # pair (a, b) -> (-b, a)
