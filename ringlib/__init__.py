@@ -30,7 +30,7 @@ _EXPORTS = {
     "kernel_options": "ringlib.dispatch",
     "KernelOptions": "ringlib.dispatch",
 }
-_SUBMODULES = {"adaptive", "compat", "orderings", "backends", "ring", "lse", "dispatch"}
+_SUBMODULES = {"adaptive", "compat", "orderings", "backends", "ring", "lse", "dispatch", "models"}
 
 __all__ = ["RinglibDeprecationWarning", "__version__", *_EXPORTS]
 

@@ -124,7 +124,24 @@ class Pattern:
         raise NotImplementedError
 
 
-_BY_KEY: "weakref.WeakValueDictionary[str, Pattern]" = weakref.WeakValueDictionary()
+#: plan_key -> weak references to the patterns filed under it (all equal: a WeakSet would keep
+#: one of two equal patterns only). A key stays valid while any of them lives: an equal pattern
+#: built later, or a copy, may outlive the first.
+_BY_KEY: "dict[str, list[weakref.ref[Pattern]]]" = {}
+
+
+def _alive(key: str) -> "list[Pattern]":
+    return [p for p in (ref() for ref in _BY_KEY.get(key, ())) if p is not None]
+
+
+def _forget(key: str, ref: "weakref.ref[Pattern]") -> None:
+    """Called when a filed pattern dies: the key goes with its last pattern (no growth from
+    patterns made per call)."""
+    refs = [r for r in _BY_KEY.get(key, ()) if r is not ref]
+    if refs:
+        _BY_KEY[key] = refs
+    else:
+        _BY_KEY.pop(key, None)
 
 
 def remember(pattern: "Pattern") -> None:
@@ -135,14 +152,19 @@ def remember(pattern: "Pattern") -> None:
     call (adaptive layouts) are not kept alive by the registry."""
     base = repr(pattern)
     key, copy = base, 1
-    while (found := _BY_KEY.setdefault(key, pattern)) is not pattern and found != pattern:
+    while (alive := _alive(key)) and not (alive[0] is pattern or alive[0] == pattern):
         copy += 1
         key = f"{base}#{copy}"
+    if not any(p is pattern for p in alive):
+        _BY_KEY.setdefault(key, []).append(weakref.ref(pattern, functools.partial(_forget, key)))
     object.__setattr__(pattern, "plan_key", key)
 
 
 def by_key(key: str) -> "Pattern":
-    return _BY_KEY[key]
+    alive = _alive(key)
+    if not alive:
+        raise KeyError(key)
+    return alive[0]
 
 
 @functools.lru_cache(maxsize=512)

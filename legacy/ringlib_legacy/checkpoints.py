@@ -16,6 +16,8 @@ checkpoint's tensors come with it.
 
 from __future__ import annotations
 
+import functools
+import re
 import sys
 from typing import Any, Mapping
 
@@ -46,21 +48,43 @@ def key_map(name: str | LegacyName) -> tuple[LegacyName, KeyMap]:
     return entry, entry.checkpoint
 
 
+@functools.lru_cache(maxsize=None)
+def _prefix_pattern(prefix: str) -> re.Pattern[str]:
+    return re.compile("".join("([^.]+)" if part == "*" else re.escape(part) for part in re.split(r"(\*)", prefix)))
+
+
+def _match(key: str, prefix: str) -> tuple[tuple[str, ...], str] | None:
+    """``(components matched by the prefix's '*', rest of the key)`` where ``prefix`` leads ``key``."""
+    if "*" not in prefix:
+        return ((), key[len(prefix):]) if key.startswith(prefix) else None
+    found = _prefix_pattern(prefix).match(key)
+    return (found.groups(), key[found.end():]) if found else None
+
+
+def _fill(prefix: str, components: tuple[str, ...]) -> str:
+    parts = iter(components)
+    return re.sub(r"\*", lambda _: next(parts), prefix)
+
+
 def map_state_dict(state_dict: Mapping[str, Any], rules: KeyMap, *, name: str = "the old class") -> dict[str, Any]:
     """``state_dict`` with ``rules`` applied: drops, copies, splits, concatenations, then prefix renames."""
     if not rules.loads:
         raise CheckpointError(f"a {name} checkpoint does not load into its replacement: {rules.reason}")
-    out = {k: v for k, v in state_dict.items() if not any(k.startswith(p) for p in rules.drop)}
+    out = {k: v for k, v in state_dict.items() if not any(_match(k, p) for p in rules.drop)}
     for old, new in rules.copy:
-        out.update({new + k[len(old):]: v for k, v in list(out.items()) if k.startswith(old)})
+        for key, value in list(out.items()):
+            found = _match(key, old)
+            if found:
+                out[_fill(new, found[0]) + found[1]] = value
     for fused in rules.split:
-        for key in [k for k in out if k.startswith(fused.source)]:
-            value, rest = out.pop(key), key[len(fused.source):]
+        for key in [k for k in out if _match(k, fused.source)]:
+            components, rest = _match(key, fused.source)  # type: ignore[misc]
+            value = out.pop(key)
             if value.shape[fused.dim] % len(fused.targets):
                 raise CheckpointError(f"{name} checkpoint: {key} of shape {tuple(value.shape)} does not split "
                                       f"into {len(fused.targets)} equal parts along dim {fused.dim}")
             for target, part in zip(fused.targets, value.chunk(len(fused.targets), dim=fused.dim)):
-                out[target + rest] = part
+                out[_fill(target, components) + rest] = part
     for fused in rules.concat:
         missing = [k for k in fused.sources if k not in out]
         if missing:
@@ -70,8 +94,9 @@ def map_state_dict(state_dict: Mapping[str, Any], rules: KeyMap, *, name: str = 
     renamed: dict[str, Any] = {}
     for key, value in out.items():
         for old, new in rules.rename:
-            if key.startswith(old):
-                key = new + key[len(old):]
+            found = _match(key, old)
+            if found:
+                key = _fill(new, found[0]) + found[1]
                 break
         if key in renamed:
             raise CheckpointError(f"{name} checkpoint: two old keys map to {key!r}")

@@ -147,6 +147,10 @@ class KeyMap:
     ``reason`` where it cannot hold (the codemod flags such a site). ``origin``: "0.2" (old
     checkpoints recorded from 0.2) or "shim" (0.2 could not build the class: only the shim
     ever saved one). ``ringlib_legacy.checkpoints.load_legacy_state_dict`` applies it.
+
+    A prefix component ``*`` matches any one dotted component of a key (a layer index of a
+    stack: ``"encoder.layers.*.norm1."``); the new prefix of a rename, copy or split has as many
+    ``*`` and receives the matched components in order (``"encoder_layers.*.self_attn_norm."``).
     """
 
     rename: tuple[tuple[str, str], ...] = ()
@@ -163,6 +167,10 @@ class KeyMap:
         for name in ("rename", "copy"):
             if isinstance(getattr(self, name), dict):  # rows may write prefix pairs as a dict
                 object.__setattr__(self, name, tuple(getattr(self, name).items()))
+        pairs = [*self.rename, *self.copy, *((f.source, t) for f in self.split for t in f.targets)]
+        for old, new in pairs:
+            if new.count("*") != old.count("*"):
+                raise ValueError(f"KeyMap: {old!r} -> {new!r}: the new prefix needs as many '*' as the old one")
         if (not self.loads or not self.equal) and not self.reason:
             raise ValueError("KeyMap: loads=False or equal=False needs a reason")
 

@@ -121,6 +121,10 @@ def variants(param_names: Sequence[str], supports_causal: bool, matrix: Matrix) 
         yield Variant(shape, causal, segments, use_hilbert, layout)
 
 
+#: Vocabulary of the language models' token inputs (``num_tokens``).
+VOCABULARY = 61
+
+
 def constructor_kwargs(param_names: Sequence[str], required: Sequence[str], variant: Variant,
                        matrix: Matrix, configs: dict[str, type], device: torch.device) -> dict[str, Any]:
     """Values for an old constructor's parameters, by parameter name.
@@ -148,6 +152,11 @@ def constructor_kwargs(param_names: Sequence[str], required: Sequence[str], vari
         "input_dim": shape.head_dim,
         "hidden_dim": 2 * shape.head_dim,
         "num_layers": 2,
+        "num_tokens": VOCABULARY,
+        # the old models: a small LongNet (the old defaults are the paper's 12 + 12 layers of width 3072)
+        "num_encoder_layers": 2,
+        "num_decoder_layers": 2,
+        "dim_feedforward": 2 * shape.embed_dim,
     }
     if variant.use_hilbert is not None:
         value_of["use_hilbert"] = variant.use_hilbert
@@ -163,7 +172,8 @@ def constructor_kwargs(param_names: Sequence[str], required: Sequence[str], vari
     value_of["device"] = device
     value_of["dtype"] = torch.float32
     always = {"embed_dim", "dim", "d_model", "num_heads", "heads", "nhead", "head_dim", "dropout", "use_hilbert", "device", "dtype", "adaptive_config", "distributed_config",
-              "block_size", "segment_lengths", "dilation_rates", *_SPARSE_CONFIG_PARAMS}
+              "block_size", "segment_lengths", "dilation_rates", "num_encoder_layers", "num_decoder_layers",
+              "dim_feedforward", *_SPARSE_CONFIG_PARAMS}
     kwargs = {}
     for name in param_names:
         if name in value_of and (name in required or name in always):

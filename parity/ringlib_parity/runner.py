@@ -195,13 +195,16 @@ def _run(fn: Callable[[dict[str, Tensor]], Tensor], inputs: dict[str, Tensor], p
         return ev
     gen = torch.Generator().manual_seed(grad_seed)
     grad_out = torch.randn(out.shape, generator=gen, dtype=torch.float64).to(out.device, out.dtype)
-    wrt = [*leaves.values(), *(p for _, p in params)]
+    differentiable = [role for role, t in leaves.items() if t.requires_grad]  # not token ids
+    wrt = [*(leaves[role] for role in differentiable), *(p for _, p in params)]
+    if not wrt:  # token inputs and no parameters asked for: the output is all there is
+        return ev
     got = torch.autograd.grad(out, wrt, grad_out, allow_unused=True)
-    for role, g in zip(leaves, got[: len(leaves)]):
+    for role, g in zip(differentiable, got[: len(differentiable)]):
         ev.quantities[f"grad {role}"] = torch.zeros_like(leaves[role]) if g is None else g
     if params:
         flat = [torch.zeros_like(p).flatten() if g is None else g.flatten()
-                for (_, p), g in zip(params, got[len(leaves):])]
+                for (_, p), g in zip(params, got[len(differentiable):])]
         ev.quantities["grad params"] = torch.cat(flat)
     return ev
 
@@ -458,7 +461,8 @@ def _module_case(entry, old_cls, variant: Variant, seed: int, device, matrix, co
     kwargs = constructor_kwargs(params, required, variant, matrix, configs, device)
     shape = variant.shape
     roles = tensor_roles(old_cls.forward)
-    inputs = make_inputs(roles, "blhd", shape, seed, torch.float32, device, head_inputs=subject.head_inputs)
+    inputs = make_inputs(roles, "blhd", shape, seed, torch.float32, device, head_inputs=subject.head_inputs,
+                         token_inputs=subject.token_inputs)
     torch.manual_seed(seed)
     with _quiet():
         shim = old_cls(**kwargs).eval()
@@ -490,7 +494,8 @@ def _module_case(entry, old_cls, variant: Variant, seed: int, device, matrix, co
         # a rewrite without device=/dtype= (the old class had none) builds on the CPU: move it
         # as the user's model would be moved, then give it the shim's weights
         _place(canon, device)
-        transfer_weights(shim, canon)
+        rules = entry.checkpoint if entry.checkpoint is not None and entry.checkpoint.loads else None
+        transfer_weights(shim, canon, rules)
         return canon, source
 
     # check 1: shim vs the preserve rewrite, float32, bit for bit
@@ -523,7 +528,7 @@ def _module_case(entry, old_cls, variant: Variant, seed: int, device, matrix, co
         holds no ringlib module either, nothing canonical defines its computation."""
         def evaluate(dtype, backend):
             module = copy.deepcopy(base).to(device=device, dtype=dtype)
-            casted = {r: t.to(dtype) for r, t in inputs.items()}
+            casted = {r: t.to(dtype) if t.is_floating_point() else t for r, t in inputs.items()}
             if backend == "ring":
                 return _ring_evaluate(module, casted, dtype, variant, seed, grads)
             if not set_backend(module, backend):

@@ -22,20 +22,23 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from ringlib_parity.matrix import Shape
+from ringlib_legacy.checkpoints import map_state_dict
+from ringlib_legacy.schema import KeyMap
+from ringlib_parity.matrix import VOCABULARY, Shape
 
 Tensor = torch.Tensor
 
 # forward/function parameter name -> input role
-ROLES = {"x": "x", "x_local": "x", "input": "x", "q": "q", "k": "k", "v": "v", "q_local": "q",
-         "k_local": "k", "v_local": "v", "query": "query", "key": "key", "value": "value",
+ROLES = {"x": "x", "x_local": "x", "input": "x", "src": "x", "tgt": "x", "tokens": "x", "memory": "memory",
+         "q": "q", "k": "k", "v": "v", "q_local": "q", "k_local": "k", "v_local": "v", "query": "query", "key": "key", "value": "value",
          "q_summary": "q_summary", "k_summary": "k_summary"}
 #: block summaries (the adaptive scorer's inputs): one row per block of this many tokens
 SUMMARY_BLOCK = 32
 # values of the non-tensor parameters of the old functions (single process, no dropout)
 FUNCTION_FILL = {"dropout_p": 0.0, "rank": 0, "world_size": 1, "local_seq_start": 0,
                  "use_hilbert": False, "hilbert_indices": None}
-CAUSAL_KEYWORDS = ("is_causal", "causal")
+#: a decoder layer's two flags (self- and cross-attention) follow the variant's causal flag together
+CAUSAL_KEYWORDS = ("is_causal", "causal", "tgt_is_causal", "memory_is_causal")
 # a forward taking q/k/v is given query/key/value inputs (and back) when only those exist
 ALIASES = {"q": "query", "k": "key", "v": "value", "query": "q", "key": "k", "value": "v"}
 
@@ -49,6 +52,8 @@ class Subject:
     whole_segments: bool = False
     #: its ``query``/``key``/``value`` are ``(batch, seq, heads, head_dim)``, not ``(batch, seq, embed_dim)``
     head_inputs: bool = False
+    #: its ``x`` is ``(batch, seq)`` token ids below ``matrix.VOCABULARY`` (a language model)
+    token_inputs: bool = False
 
 
 #: registry key -> what the generic conventions get wrong for it
@@ -59,6 +64,11 @@ SUBJECTS: dict[str, Subject] = {
     "DynamicDilatedAttention": Subject(head_inputs=True),
     # 0.2 raised "Sequence length (128) must be divisible by the largest segment length (96)"
     "MultiheadDilatedAttention": Subject(whole_segments=True),
+    # the old transformer models are built of that MultiheadDilatedAttention
+    "DilatedTransformerEncoderLayer": Subject(whole_segments=True),
+    "DilatedTransformerDecoderLayer": Subject(whole_segments=True),
+    "LongNet": Subject(whole_segments=True),
+    "LongNetLM": Subject(whole_segments=True, token_inputs=True),
 }
 
 
@@ -115,14 +125,18 @@ def takes_causal(fn: Callable) -> bool:
 
 
 def make_inputs(roles: list[str], layout: str, shape: Shape, seed: int, dtype=torch.float64,
-                device="cpu", head_inputs: bool = False) -> dict[str, Tensor]:
+                device="cpu", head_inputs: bool = False, token_inputs: bool = False) -> dict[str, Tensor]:
     """Seeded inputs (drawn in float64 on the CPU, then cast: every dtype sees the same values).
-    ``head_inputs``: ``query``/``key``/``value`` are shaped like ``q``/``k``/``v``."""
+    ``head_inputs``: ``query``/``key``/``value`` are shaped like ``q``/``k``/``v``;
+    ``token_inputs``: ``x`` is ``(batch, seq)`` token ids below ``VOCABULARY`` (never cast)."""
     gen = torch.Generator().manual_seed(seed)
     b, n, h, d = shape.batch, shape.seq, shape.heads, shape.head_dim
     embed = (b, n, h, d) if head_inputs else (b, n, h * d)
     summaries = (b, max(1, n // SUMMARY_BLOCK), d)
-    dims = {"x": (b, n, h * d), "query": embed, "key": embed, "value": embed,
+    if token_inputs:
+        tokens = torch.randint(0, VOCABULARY, (b, n), generator=gen).to(device)
+        return {role: tokens for role in roles}
+    dims = {"x": (b, n, h * d), "memory": (b, n, h * d), "query": embed, "key": embed, "value": embed,
             "q": (b, n, h, d), "k": (b, n, h, d), "v": (b, n, h, d), "q_summary": summaries, "k_summary": summaries}
     if layout == "bhld":
         dims.update({r: (b, h, n, d) for r in "qkv"})
@@ -192,10 +206,12 @@ def set_backend(module: nn.Module, backend: str) -> bool:
     return found
 
 
-def transfer_weights(src: nn.Module, dst: nn.Module) -> None:
+def transfer_weights(src: nn.Module, dst: nn.Module, rules: KeyMap | None = None) -> None:
     """Copy ``src``'s state into ``dst`` matching keys exactly or by dotted suffix (the shim may
-    keep old prefixes such as ``attention.``); keys without a unique match stay as they are."""
-    src_state = src.state_dict()
+    keep old prefixes such as ``attention.``); keys without a unique match stay as they are.
+    ``rules``: the registry's checkpoint key map of the old class, applied first (the shim's keys
+    are the old class's)."""
+    src_state = src.state_dict() if rules is None else map_state_dict(src.state_dict(), rules)
     dst_state = dst.state_dict()
     update = {}
     for key, value in dst_state.items():

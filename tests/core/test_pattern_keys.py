@@ -66,3 +66,17 @@ def test_copies_and_unpickled_patterns_outlive_their_original():
         expected = ringlib.attention(q, q, q, make())
         for out in outputs:
             torch.testing.assert_close(out, expected, rtol=0, atol=0)
+
+
+def test_an_equal_pattern_built_later_outlives_the_first():
+    """Equal patterns share a key; the key stays valid while any of them lives (a model built
+    from a template layer that is then dropped, e.g. deep-copied layer stacks)."""
+    q = torch.randn(1, 32, 2, 8)
+    for make in (lambda: ringlib.Dilated([8, 24], [1, 3], mixing="head_groups"),  # sizes no other test uses
+                 lambda: ringlib.BlockSparse("local_window", block_size=8, window_size=24)):
+        first, later = make(), make()
+        assert first is not later and first.plan_key == later.plan_key
+        del first
+        gc.collect()
+        assert by_key(later.plan_key) == later
+        ringlib.attention(q, q, q, later)

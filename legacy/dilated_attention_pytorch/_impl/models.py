@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ringlib.models import XPos
+
 from .base_modules import MultiheadDilatedAttention
 
 Tensor = torch.Tensor
@@ -150,37 +152,9 @@ class LongNet(nn.Module):
         return tgt if self.decoder.norm is None else self.decoder.norm(tgt)
 
 
-class XPos(nn.Module):
-    """Extrapolatable rotary position embedding (xPos, Sun et al. 2022) applied to a whole
-    ``(batch, seq, dim)`` tensor: pairs of features are rotated by position-dependent angles
-    and scaled by ``scale ** (position / scale_base)`` around the middle of the sequence."""
-
-    def __init__(self, head_dim: int, scale_base: int = 512) -> None:
-        super().__init__()
-        self.head_dim, self.scale_base = head_dim, scale_base
-        self.register_buffer("scale", (torch.arange(0, head_dim, 2) + 0.4 * head_dim) / (1.4 * head_dim))
-
-    def forward(self, x: Tensor, offset: int = 0, downscale: bool = False) -> Tensor:
-        n = x.shape[1]
-        total = n + offset
-        start = -total // 2
-        positions = torch.arange(start, start + total).to(self.scale)
-        scale = self.scale ** (positions / self.scale_base)[:, None]  # (total, dim/2)
-        half = scale.shape[1]
-        inv_freq = 1.0 / (10000 ** (torch.arange(half) / half))
-        angle = (torch.arange(total, dtype=torch.float)[:, None] * inv_freq[None, :]).to(x)
-        scale, angle = scale[-n:], angle[-n:]
-        if downscale:
-            scale = 1 / scale
-        sin = (torch.sin(angle) * scale).repeat_interleave(2, dim=-1)
-        cos = (torch.cos(angle) * scale).repeat_interleave(2, dim=-1)
-        even, odd = x[..., 0::2], x[..., 1::2]
-        rotated = torch.stack((-odd, even), dim=-1).flatten(-2)
-        return x * cos + rotated * sin
-
-
 class LongNetLM(nn.Module):
-    """Token embedding + xPos, LongNet, final LayerNorm and vocabulary projection."""
+    """Token embedding + xPos (``ringlib.models.XPos``, torchscale's definition: its ``scale``
+    buffer loads as it is), LongNet, final LayerNorm and vocabulary projection."""
 
     def __init__(self, num_tokens: int, d_model: int = 768, nhead: int = 12, num_encoder_layers: int = 12,
                  num_decoder_layers: int = 12, dim_feedforward: int = 3072,
@@ -190,7 +164,7 @@ class LongNetLM(nn.Module):
         super().__init__()
         factory = {"device": device, "dtype": dtype}
         self.token_embedding = nn.Embedding(num_tokens, d_model, **factory)
-        self.pos_embedding = XPos(d_model).to(**factory)
+        self.pos_embedding = XPos(d_model, **factory)
         self.long_net = LongNet(d_model, nhead, num_encoder_layers, num_decoder_layers, dim_feedforward,
                                 segment_lengths, dilation_rates, dropout, activation, layer_norm_eps, **factory)
         self.norm = nn.LayerNorm(d_model, eps=layer_norm_eps, **factory)
@@ -206,4 +180,4 @@ class LongNetLM(nn.Module):
         return self.out(self.norm(h))
 
 
-__all__ = ["DilatedTransformerEncoderLayer", "DilatedTransformerDecoderLayer", "LongNet", "LongNetLM", "XPos"]
+__all__ = ["DilatedTransformerEncoderLayer", "DilatedTransformerDecoderLayer", "LongNet", "LongNetLM"]

@@ -62,16 +62,61 @@ CORE_PROJECTIONS = KeyMap(
     rename={"attention_core.q_ln.": "out_norm.", "attention_core.": ""},
     origin="shim",
 )
-#: Whole models: no canonical module holds a transformer layer or model.
-WHOLE_MODEL = KeyMap(
-    loads=False,
-    reason="a whole model: ringlib ships no transformer layer or model, so nothing canonical takes the whole "
-    "checkpoint (the shim class loads it as it is). Each attention submodule loads on its own: the keys under "
-    "`self_attn.` / `multihead_attn.` (prefix stripped) go into ringlib.MultiheadAttention(d_model, nhead, "
-    "ringlib.Dilated(segment_lengths, dilation_rates, mixing='head_groups'), qk_norm=ln, out_norm=ln), "
-    "ln = the submodule has `q_ln.*` keys (False for a decoder layer's self_attn), through "
-    "load_legacy_state_dict(attn, sub_state_dict, 'MultiheadDilatedAttention'): the same numbers as that submodule "
-    "of the shim (tested for every attention submodule of the four models)",
+#: The old transformer layers -> ringlib.models.TransformerEncoderLayer / TransformerDecoderLayer, keys
+#: relative to one layer: descriptive submodule names, the feed-forward block as one submodule, and the
+#: MAGNETO_NORMS of each attention (the decoder's self-attention had no LayerNorm).
+_ENCODER_LAYER_RENAME = {
+    "norm1.": "self_attn_norm.",
+    "self_attn.q_ln.": "self_attn.q_norm.",
+    "self_attn.k_ln.": "self_attn.k_norm.",
+    "norm2.": "feedforward_norm.",
+    "linear1.": "feedforward.linear1.",
+    "norm3.": "feedforward.sub_norm.",
+    "linear2.": "feedforward.linear2.",
+}
+_ENCODER_LAYER_COPY = {"self_attn.q_ln.": "self_attn.out_norm."}
+_DECODER_LAYER_RENAME = {
+    "norm1.": "self_attn_norm.",
+    "norm2.": "cross_attn_norm.",
+    "multihead_attn.q_ln.": "cross_attn.q_norm.",
+    "multihead_attn.k_ln.": "cross_attn.k_norm.",
+    "multihead_attn.": "cross_attn.",
+    "norm3.": "feedforward_norm.",
+    "linear1.": "feedforward.linear1.",
+    "norm4.": "feedforward.sub_norm.",
+    "linear2.": "feedforward.linear2.",
+}
+_DECODER_LAYER_COPY = {"multihead_attn.q_ln.": "cross_attn.out_norm."}
+
+
+def _stacked(old: str, new: str, rules: dict[str, str]) -> dict[str, str]:
+    """``rules`` of one layer for every layer of a stack (``old``/``new``: the stack's prefixes with
+    ``*`` for the layer index), then the stack's own rename for the keys the layer keeps."""
+    return {**{old + k: new + v for k, v in rules.items()}, old: new}
+
+
+ENCODER_LAYER = KeyMap(rename=_ENCODER_LAYER_RENAME, copy=_ENCODER_LAYER_COPY)
+DECODER_LAYER = KeyMap(rename=_DECODER_LAYER_RENAME, copy=_DECODER_LAYER_COPY)
+
+
+def _long_net(old: str, new: str) -> dict[str, dict[str, str]]:
+    """The old LongNet's torch Transformer containers (``encoder.layers.<i>``) under ``old`` ->
+    ringlib.models.LongNet's ``encoder_layers.<i>`` / ``decoder_layers.<i>`` under ``new``."""
+    encoder = (f"{old}encoder.layers.*.", f"{new}encoder_layers.*.")
+    decoder = (f"{old}decoder.layers.*.", f"{new}decoder_layers.*.")
+    return {
+        "rename": {**_stacked(*encoder, _ENCODER_LAYER_RENAME), **_stacked(*decoder, _DECODER_LAYER_RENAME)},
+        "copy": {**{encoder[0] + k: encoder[1] + v for k, v in _ENCODER_LAYER_COPY.items()},
+                 **{decoder[0] + k: decoder[1] + v for k, v in _DECODER_LAYER_COPY.items()}},
+    }
+
+
+LONG_NET = KeyMap(**_long_net("", ""))
+#: LongNetLM: the LongNet under ``long_net.``, xPos's ``scale`` buffer, the final norm and the output head.
+LONG_NET_LM = KeyMap(
+    rename={**_long_net("long_net.", "long_net.")["rename"], "pos_embedding.": "xpos.", "norm.": "final_norm.",
+            "out.": "lm_head."},
+    copy=_long_net("long_net.", "long_net.")["copy"],
 )
 #: Same keys; the rewrite asks for the old batch-shared threshold selection, so the numbers are equal.
 ADAPTIVE_SELECTION = KeyMap()
@@ -101,10 +146,10 @@ CHOICE_DEVICE = Divergence(
     measured="CPU: identical (no device memory: one segment of min(min_segment_size, seq_len)); a GPU choice "
     "depends on the free memory at the call in both",
 )
-#: Why a whole old model is not rewritten automatically.
-MODEL_BY_HAND = (
-    "a whole model: keep the shim class, or build your own around ringlib.MultiheadAttention (the replacement of "
-    "its attention submodules, the old MultiheadDilatedAttention)"
+#: Why the rewrite of an old model is rewritten with a note.
+MODEL_FORWARD = (
+    "the canonical forward takes is_causal / tgt_is_causal / memory_is_causal by keyword only; old checkpoints "
+    "load through ringlib_legacy.checkpoints.load_legacy_state_dict (submodules have descriptive names)"
 )
 
 MASK_IGNORED = Divergence(

@@ -19,10 +19,13 @@ from ringlib_legacy.rows.common import (
     IMPROVED_INTENDED,
     MASK_IGNORED,
     MAGNETO_NORMS,
-    MODEL_BY_HAND,
+    DECODER_LAYER,
+    ENCODER_LAYER,
+    LONG_NET,
+    LONG_NET_LM,
+    MODEL_FORWARD,
     SEGMENTS_PER_CALL,
     SEPARATE_PROJECTIONS,
-    WHOLE_MODEL,
 )
 from ringlib_legacy.schema import Arg, Divergence, KeyMap, LegacyName, Param, Rewrite, Split
 
@@ -30,6 +33,36 @@ _HEAD_GROUPS = (
     Arg(source="segment_lengths"),
     Arg(source="dilation_rates"),
     Arg(keyword="mixing", value="'head_groups'", omit_if_default=False),
+)
+#: The head-group dilated pattern of the old models' attention, from arguments that default to the paper's sizes.
+_HEAD_GROUPS_ALWAYS = (
+    Arg(source="segment_lengths", omit_if_default=False),
+    Arg(source="dilation_rates", omit_if_default=False),
+    Arg(keyword="mixing", value="'head_groups'", omit_if_default=False),
+)
+#: The keyword arguments every old model passes on as they are.
+_MODEL_OPTIONS = (
+    Arg(keyword="dim_feedforward", source="dim_feedforward"),
+    Arg(keyword="dropout", source="dropout"),
+    Arg(keyword="activation", source="activation"),
+    Arg(keyword="layer_norm_eps", source="layer_norm_eps"),
+)
+_DEVICE = (Arg(keyword="device", source="device"), Arg(keyword="dtype", source="dtype"))
+_LONG_NET_OPTIONS = (
+    Arg(keyword="num_encoder_layers", source="num_encoder_layers"),
+    Arg(keyword="num_decoder_layers", source="num_decoder_layers"),
+    *_MODEL_OPTIONS,
+    Arg(keyword="decoder_self_attn_norms", value="False"),
+    *_DEVICE,
+)
+_MODEL_TRAINING = Divergence(
+    what=(
+        "training: the old attention applied dropout to its probabilities and again to its output (the rewrite "
+        "once), used one LayerNorm (q_ln) on q and on the attention output (the rewrite: q_norm and out_norm, "
+        "both loaded from q_ln, then trained separately); a fresh model draws other initial weights (the old "
+        "LongNet deep-copied one layer: all its layers started equal)"
+    ),
+    measured="eval on a loaded checkpoint: bit-identical; training and fresh initialisation: differ",
 )
 _IMPROVED_MULTIHEAD_ARGS = (
     Arg(source="embed_dim"),
@@ -533,7 +566,10 @@ ROWS: tuple[LegacyName, ...] = (
         family="models",
         numerics="preserve",
         profile="pre-norm layer around the old MultiheadDilatedAttention",
-        replacement=MODEL_BY_HAND,
+        replacement=(
+            "ringlib.models.TransformerEncoderLayer(d_model, nhead, ringlib.Dilated(segment_lengths, dilation_rates, "
+            "mixing='head_groups')) (old checkpoints: load_legacy_state_dict maps the keys)"
+        ),
         paths=(
             "dilated_attention_pytorch.DilatedTransformerEncoderLayer",
             "dilated_attention_pytorch.models.DilatedTransformerEncoderLayer",
@@ -555,12 +591,24 @@ ROWS: tuple[LegacyName, ...] = (
         ),
         rewrites={
             "preserve": Rewrite(
-                target="ringlib.MultiheadAttention",
-                safe=False,
-                reason=MODEL_BY_HAND,
+                target="ringlib.models.TransformerEncoderLayer",
+                args=(
+                    Arg(source="d_model"),
+                    Arg(source="nhead"),
+                    Arg(value="<pattern>"),
+                    *_MODEL_OPTIONS,
+                    Arg(keyword="gamma_init", source="gamma_init"),
+                    *_DEVICE,
+                ),
+                pattern="ringlib.Dilated",
+                pattern_args=_HEAD_GROUPS,
+                reason=MODEL_FORWARD,
             ),
         },
-        checkpoint=WHOLE_MODEL,
+        divergences=(
+            _MODEL_TRAINING,
+        ),
+        checkpoint=ENCODER_LAYER,
         counted=False,
     ),
     LegacyName(
@@ -569,7 +617,10 @@ ROWS: tuple[LegacyName, ...] = (
         family="models",
         numerics="preserve",
         profile="pre-norm layer around two old MultiheadDilatedAttention",
-        replacement=MODEL_BY_HAND,
+        replacement=(
+            "ringlib.models.TransformerDecoderLayer(d_model, nhead, ringlib.Dilated(segment_lengths, dilation_rates, "
+            "mixing='head_groups'), self_attn_norms=False) (old checkpoints: load_legacy_state_dict maps the keys)"
+        ),
         paths=(
             "dilated_attention_pytorch.DilatedTransformerDecoderLayer",
             "dilated_attention_pytorch.models.DilatedTransformerDecoderLayer",
@@ -591,12 +642,25 @@ ROWS: tuple[LegacyName, ...] = (
         ),
         rewrites={
             "preserve": Rewrite(
-                target="ringlib.MultiheadAttention",
-                safe=False,
-                reason=MODEL_BY_HAND,
+                target="ringlib.models.TransformerDecoderLayer",
+                args=(
+                    Arg(source="d_model"),
+                    Arg(source="nhead"),
+                    Arg(value="<pattern>"),
+                    *_MODEL_OPTIONS,
+                    Arg(keyword="gamma_init", source="gamma_init"),
+                    Arg(keyword="self_attn_norms", value="False"),
+                    *_DEVICE,
+                ),
+                pattern="ringlib.Dilated",
+                pattern_args=_HEAD_GROUPS,
+                reason=MODEL_FORWARD,
             ),
         },
-        checkpoint=WHOLE_MODEL,
+        divergences=(
+            _MODEL_TRAINING,
+        ),
+        checkpoint=DECODER_LAYER,
         counted=False,
     ),
     LegacyName(
@@ -605,7 +669,10 @@ ROWS: tuple[LegacyName, ...] = (
         family="models",
         numerics="preserve",
         profile="encoder-decoder of the old transformer layers",
-        replacement=MODEL_BY_HAND,
+        replacement=(
+            "ringlib.models.LongNet(d_model, nhead, ringlib.Dilated(segment_lengths, dilation_rates, "
+            "mixing='head_groups'), decoder_self_attn_norms=False) (old checkpoints: load_legacy_state_dict maps the keys)"
+        ),
         paths=(
             "dilated_attention_pytorch.LongNet",
             "dilated_attention_pytorch.models.LongNet",
@@ -628,12 +695,22 @@ ROWS: tuple[LegacyName, ...] = (
         ),
         rewrites={
             "preserve": Rewrite(
-                target="ringlib.MultiheadAttention",
-                safe=False,
-                reason=MODEL_BY_HAND,
+                target="ringlib.models.LongNet",
+                args=(
+                    Arg(source="d_model", omit_if_default=False),
+                    Arg(source="nhead", omit_if_default=False),
+                    Arg(value="<pattern>"),
+                    *_LONG_NET_OPTIONS,
+                ),
+                pattern="ringlib.Dilated",
+                pattern_args=_HEAD_GROUPS_ALWAYS,
+                reason=MODEL_FORWARD,
             ),
         },
-        checkpoint=WHOLE_MODEL,
+        divergences=(
+            _MODEL_TRAINING,
+        ),
+        checkpoint=LONG_NET,
         counted=False,
     ),
     LegacyName(
@@ -642,7 +719,10 @@ ROWS: tuple[LegacyName, ...] = (
         family="models",
         numerics="preserve",
         profile="embedding + xPos (no torchscale needed) + LongNet + LayerNorm + vocabulary projection",
-        replacement=MODEL_BY_HAND,
+        replacement=(
+            "ringlib.models.LongNetLM(num_tokens, d_model, nhead, ringlib.Dilated(segment_lengths, dilation_rates, "
+            "mixing='head_groups'), decoder_self_attn_norms=False) (old checkpoints: load_legacy_state_dict maps the keys)"
+        ),
         paths=(
             "dilated_attention_pytorch.models.long_net.LongNetLM",
             "dilated_attention_pytorch.long_net.LongNetLM",
@@ -664,12 +744,23 @@ ROWS: tuple[LegacyName, ...] = (
         ),
         rewrites={
             "preserve": Rewrite(
-                target="ringlib.MultiheadAttention",
-                safe=False,
-                reason=MODEL_BY_HAND,
+                target="ringlib.models.LongNetLM",
+                args=(
+                    Arg(source="num_tokens"),
+                    Arg(source="d_model", omit_if_default=False),
+                    Arg(source="nhead", omit_if_default=False),
+                    Arg(value="<pattern>"),
+                    *_LONG_NET_OPTIONS,
+                ),
+                pattern="ringlib.Dilated",
+                pattern_args=_HEAD_GROUPS_ALWAYS,
+                reason=MODEL_FORWARD,
             ),
         },
-        checkpoint=WHOLE_MODEL,
+        divergences=(
+            _MODEL_TRAINING,
+        ),
+        checkpoint=LONG_NET_LM,
         counted=False,
     ),
     LegacyName(
