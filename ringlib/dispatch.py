@@ -101,18 +101,18 @@ class KernelOptions:
     """False sends every forward through the per-family ``sdpa`` route."""
 
     one_launch_max_flops: float = 2**36
-    """Plans up to this many forward FLOPs take the one-launch kernel. It does about 110
-    TFLOP/s on an H100 against 300-430 for the per-family cuDNN / flash calls, so it only
-    wins where those are bound by launches (default dilated pattern, H100: 2K 2.5-3.6x
-    faster, 8K 1.1-1.7x, 32K slower)."""
+    """Plans up to this many forward FLOPs take the one-launch kernel. It does 100-140 TFLOP/s
+    on an H100 against 300-460 for the per-family cuDNN / flash calls, so it only wins where
+    those are bound by launches (default dilated pattern, H100: 2K 3x faster, 8K 1.7x, 32K
+    slower; ``benchmarks/results/fused_plan.md``)."""
 
     one_launch_block_m: int = 128
     """Largest query tile of the one-launch kernel (64 where no family has more rows)."""
-    one_launch_block_n: int = 32
+    one_launch_block_n: int = 64
     """Key tile of the one-launch kernel (best of a tile sweep on an H100)."""
-    one_launch_num_warps: int = 4
-    """Warps per program of the one-launch kernel at head_dim <= 64 (8 above)."""
-    one_launch_num_stages: int = 4
+    one_launch_num_warps: int = 8
+    """Warps per program of the one-launch kernel."""
+    one_launch_num_stages: int = 3
     """Software pipelining stages of the one-launch kernel."""
 
     fused_plan: bool = True

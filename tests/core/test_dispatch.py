@@ -55,7 +55,8 @@ ROUTE_TABLE = [
     (DILATED, call(dtype=F16), {"backend": "sdpa", "causal": True}, dispatch.Route("one_launch")),
     (ringlib.Dense(), call(d=16), {}, dispatch.Route("one_launch")),
     (DILATED, call(), {"backend": "reference"}, dispatch.Route("reference")),
-    (DILATED, call(grad=True), {}, dispatch.Route("sdpa")),
+    (DILATED, call(grad=True), {}, dispatch.Route("fused_plan")),  # on by default (small plans)
+    (DILATED, call(grad=True), {"options": {"fused_plan": False}}, dispatch.Route("sdpa")),
     (DILATED, call(compiling=True), {}, dispatch.Route("sdpa")),
     (DILATED, call(), {"dropout_p": 0.1}, dispatch.Route("sdpa")),
     (DILATED, call(), {"ordering": "hilbert"}, dispatch.Route("sdpa")),
