@@ -103,8 +103,8 @@ class KernelOptions:
     one_launch_max_flops: float = 2**36
     """Plans up to this many forward FLOPs take the one-launch kernel. It does 100-140 TFLOP/s
     on an H100 against 300-460 for the per-family cuDNN / flash calls, so it only wins where
-    those are bound by launches (default dilated pattern, H100: 2K 3x faster, 8K 1.7x, 32K
-    slower; ``benchmarks/results/fused_plan.md``)."""
+    those are bound by launches (default dilated pattern, H100: 2K 2-4x faster than the
+    per-family route, 8K 1.5-1.7x, 32K slower; ``benchmarks/results/h100_2026-12-07_pm``)."""
 
     one_launch_block_m: int = 128
     """Largest query tile of the one-launch kernel (64 where no family has more rows)."""
@@ -119,7 +119,8 @@ class KernelOptions:
     """Calls under autograd of plans up to ``fused_plan_max_flops`` take the ``fused_plan``
     route (one launch forward, one backward). Checked against the float64 reference on an H100
     (``benchmarks/gpu_core_check.py --fused-only``); there it is 3x faster than the per-family
-    route at 2K tokens and 1.1-1.2x at 8K, and 2x slower at 32K (``benchmarks/results/fused_plan.md``)."""
+    route at 2K tokens and 1.1-1.2x at 8K, and 2x slower at 32K
+    (``benchmarks/results/h100_2026-12-07_pm``)."""
 
     fused_plan_max_flops: float = 2**36
     """Plans up to this many forward FLOPs take the ``fused_plan`` route (the launch-bound

@@ -18,8 +18,8 @@ that a single reduction sums (families of different branches cover the same rows
 float32 buffers.
 
 ``ringlib.dispatch`` sends it the calls under autograd of small plans (the launch-bound
-regime) whose combine is "lse" or a disjoint "sum": its ``fused_plan`` route, off by default
-(``KernelOptions.fused_plan``); its tile sizes are ``KernelOptions.fused_plan_*``.
+regime) whose combine is "lse" or a disjoint "sum": its ``fused_plan`` route, on by default up
+to ``KernelOptions.fused_plan_max_flops``; its tile sizes are ``KernelOptions.fused_plan_*``.
 """
 
 from __future__ import annotations
