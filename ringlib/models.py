@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ringlib.cores import AttentionCore
 from ringlib.modules import MultiheadAttention
 from ringlib.patterns import Pattern
 
@@ -84,9 +85,9 @@ def _check_model_dims(d_model: object, nhead: object, pattern: object) -> None:
     _positive_int("nhead", nhead)
     if d_model % nhead:  # type: ignore[operator]
         raise ValueError(f"d_model ({d_model}) must be divisible by nhead ({nhead})")
-    if not isinstance(pattern, Pattern):
+    if not isinstance(pattern, (Pattern, AttentionCore)):
         raise TypeError(f"pattern must be a ringlib pattern (ringlib.Dense(), ringlib.Dilated(...), "
-                        f"ringlib.BlockSparse(...)), got {type(pattern).__name__}")
+                        f"ringlib.BlockSparse(...)) or attention core, got {type(pattern).__name__}")
 
 
 def _check_sequence(name: str, x: object, d_model: int) -> None:
@@ -105,7 +106,7 @@ def _xavier(linear: nn.Linear, gain: float) -> None:
 
 # -- blocks ---------------------------------------------------------------------------------------
 
-def _attention(d_model: int, nhead: int, pattern: Pattern, *, norms: bool, dropout: float, layer_norm_eps: float,
+def _attention(d_model: int, nhead: int, pattern: Pattern | AttentionCore, *, norms: bool, dropout: float, layer_norm_eps: float,
                gamma_init: float, bias: bool, batch_first: bool, factory: dict) -> MultiheadAttention:
     """A MAGNETO attention: q/k gain 1, v/out gain ``gamma_init``; ``norms``: the sub-LayerNorms."""
     attn = MultiheadAttention(d_model, nhead, pattern, bias=bias, dropout=dropout, qk_norm=norms, out_norm=norms,
@@ -153,7 +154,7 @@ class TransformerEncoderLayer(nn.Module):
     the value, output and feed-forward projections.
     """
 
-    def __init__(self, d_model: int, nhead: int, pattern: Pattern, *, dim_feedforward: int = 2048,
+    def __init__(self, d_model: int, nhead: int, pattern: Pattern | AttentionCore, *, dim_feedforward: int = 2048,
                  dropout: float = 0.1, activation: Activation = "relu", layer_norm_eps: float = 1e-5,
                  gamma_init: float = 1.0, self_attn_norms: bool = True, bias: bool = True, batch_first: bool = True,
                  device=None, dtype=None) -> None:
@@ -189,7 +190,7 @@ class TransformerDecoderLayer(nn.Module):
     :class:`TransformerEncoderLayer`.
     """
 
-    def __init__(self, d_model: int, nhead: int, pattern: Pattern, *, dim_feedforward: int = 2048,
+    def __init__(self, d_model: int, nhead: int, pattern: Pattern | AttentionCore, *, dim_feedforward: int = 2048,
                  dropout: float = 0.1, activation: Activation = "relu", layer_norm_eps: float = 1e-5,
                  gamma_init: float = 1.0, self_attn_norms: bool = True, cross_attn_norms: bool = True,
                  bias: bool = True, batch_first: bool = True, device=None, dtype=None) -> None:
@@ -238,7 +239,7 @@ class LongNet(nn.Module):
     ``decoder_self_attn_norms``: the sub-LayerNorms inside the decoder's self-attention.
     """
 
-    def __init__(self, d_model: int, nhead: int, pattern: Pattern, *, num_encoder_layers: int = 12,
+    def __init__(self, d_model: int, nhead: int, pattern: Pattern | AttentionCore, *, num_encoder_layers: int = 12,
                  num_decoder_layers: int = 12, dim_feedforward: int = 3072, dropout: float = 0.0,
                  activation: Activation = "relu", layer_norm_eps: float = 1e-5, decoder_self_attn_norms: bool = True,
                  bias: bool = True, batch_first: bool = True, device=None, dtype=None) -> None:
@@ -312,7 +313,7 @@ class LongNetLM(nn.Module):
     the embeddings. Other arguments as in :class:`LongNet`.
     """
 
-    def __init__(self, vocab_size: int, d_model: int, nhead: int, pattern: Pattern, *, num_encoder_layers: int = 12,
+    def __init__(self, vocab_size: int, d_model: int, nhead: int, pattern: Pattern | AttentionCore, *, num_encoder_layers: int = 12,
                  num_decoder_layers: int = 12, dim_feedforward: int = 3072, dropout: float = 0.0,
                  activation: Activation = "relu", layer_norm_eps: float = 1e-5, decoder_self_attn_norms: bool = True,
                  bias: bool = True, device=None, dtype=None) -> None:

@@ -200,3 +200,21 @@ def test_bad_forward_inputs_are_named():
         lm(torch.full((2, L), 30))
     with pytest.raises(ValueError, match=r"tokens must have shape \(batch, seq\)"):
         lm(torch.zeros(2, L, 1, dtype=torch.long))
+
+
+def test_layers_take_an_attention_core_where_they_take_a_pattern():
+    """An attention core (here heads attending across each other) goes wherever a pattern goes:
+    the layer's attention computes exactly what the core computes on the projected q, k, v."""
+    torch.manual_seed(0)
+    core = ringlib.compat.HeadAxis([8], [1])
+    layer = TransformerEncoderLayer(16, 4, core, dim_feedforward=32).eval()
+    x = torch.randn(2, 8, 16)
+    attn = layer.self_attn
+    q, k, v = (proj(layer.self_attn_norm(x)) for proj in (attn.q_proj, attn.k_proj, attn.v_proj))
+    q, k = attn.q_norm(q), attn.k_norm(k)
+    expected = ringlib.attention(*(t.unflatten(-1, (4, 4)) for t in (q, k, v)), core).flatten(-2)
+    got = {}
+    handle = attn.attention.register_forward_hook(lambda mod, args, out: got.setdefault("out", out))
+    layer(x)
+    handle.remove()
+    torch.testing.assert_close(got["out"].flatten(-2), expected, rtol=0, atol=0)
