@@ -1565,7 +1565,11 @@ ROWS: tuple[LegacyName, ...] = (
         family="utils",
         numerics="preserve",
         profile="recorded",
-        replacement="fixed segment_lengths/dilation_rates chosen for your sequence length",
+        replacement=(
+            "ringlib.compat.FitSegments(min_segment_size, max_segment_size) (the same choice from the sequence length "
+            "and free device memory; ringlib.compat.SegmentsPerCall applies it per call), or fixed "
+            "segment_lengths/dilation_rates chosen for your sequence length"
+        ),
         paths=(
             "dilated_attention_pytorch.DynamicSegmentSelector",
             "dilated_attention_pytorch.utils.dynamic_segment_selector.DynamicSegmentSelector",
