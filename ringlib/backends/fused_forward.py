@@ -80,37 +80,30 @@ def _plan_forward_kernel(Q, K, V, O, L, DESC, WEIGHT, WORK, qk_scale,
     cols = tl.arange(0, BLOCK_N)
     k_ptrs = K + k_base + cols[:, None] * k_row + dims[None, :]  # key rows, as v: one layout for both
     v_ptrs = V + v_base + cols[:, None] * v_row + dims[None, :]
-    if EVEN:
-        for start in range(0, k_count, BLOCK_N):
-            scores = tl.dot(q, tl.trans(tl.load(k_ptrs))) * qk_scale  # log2 units
-            new_top = tl.maximum(top, tl.max(scores, 1))
-            p = tl.exp2(scores - new_top[:, None])
-            rescale = tl.exp2(top - new_top)
-            total = total * rescale + tl.sum(p, 1)
-            v = tl.load(v_ptrs)
-            acc = acc * rescale[:, None] + tl.dot(p.to(v.dtype), v)
-            top = new_top
-            k_ptrs += BLOCK_N * k_row
-            v_ptrs += BLOCK_N * v_row
-    else:
-        end = k_count
-        if causal != 0:
-            end = tl.minimum(k_count, (tile + 1) * BLOCK_M)
-        for start in range(0, end, BLOCK_N):
+    end = k_count
+    if causal != 0:
+        end = tl.minimum(k_count, (tile + 1) * BLOCK_M)
+    for start in range(0, end, BLOCK_N):
+        if EVEN:  # resolved at compile time: the unmasked loop has no mask or select at all
+            k = tl.load(k_ptrs)
+            scores = tl.dot(q, tl.trans(k)) * qk_scale  # log2 units
+        else:
             col_ok = start + cols < k_count
             k = tl.load(k_ptrs, mask=col_ok[:, None], other=0.0)
-            scores = tl.dot(q, tl.trans(k)) * qk_scale
             allowed = col_ok[None, :] & ((causal == 0) | (start + cols[None, :] <= rows[:, None]))
-            scores = tl.where(allowed, scores, float("-inf"))
-            new_top = tl.maximum(top, tl.max(scores, 1))
-            p = tl.exp2(scores - new_top[:, None])
-            rescale = tl.exp2(top - new_top)
-            total = total * rescale + tl.sum(p, 1)
+            scores = tl.where(allowed, tl.dot(q, tl.trans(k)) * qk_scale, float("-inf"))
+        new_top = tl.maximum(top, tl.max(scores, 1))
+        p = tl.exp2(scores - new_top[:, None])
+        rescale = tl.exp2(top - new_top)
+        total = total * rescale + tl.sum(p, 1)
+        if EVEN:  # values load after the softmax step, as in the measured kernel
+            v = tl.load(v_ptrs)
+        else:
             v = tl.load(v_ptrs, mask=col_ok[:, None], other=0.0)
-            acc = acc * rescale[:, None] + tl.dot(p.to(v.dtype), v)
-            top = new_top
-            k_ptrs += BLOCK_N * k_row
-            v_ptrs += BLOCK_N * v_row
+        acc = acc * rescale[:, None] + tl.dot(p.to(v.dtype), v)
+        top = new_top
+        k_ptrs += BLOCK_N * k_row
+        v_ptrs += BLOCK_N * v_row
     out = acc * (weight / total)[:, None]
     tl.store(O + o_base + rows[:, None] * o_row + dims[None, :], out.to(O.dtype.element_ty), mask=row_ok[:, None])
     lse = (top + tl.log2(total)) * 0.6931471805599453
