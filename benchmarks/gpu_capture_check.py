@@ -21,11 +21,11 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
-import time
 
 import torch
 
 import ringlib
+from attention import timed
 from ringlib.testing import compare
 
 
@@ -71,22 +71,6 @@ def check(name, pattern, causal, n, h, d, iters, device) -> bool:
     skips = dict(torch._dynamo.utils.counters["inductor"])
     skipped = {k: v for k, v in skips.items() if "cudagraph_skips" in k and v}
 
-    def timed(fn) -> float:
-        if not cuda:
-            t0 = time.perf_counter()
-            for _ in range(iters):
-                fn()
-            return (time.perf_counter() - t0) / iters * 1e3
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        samples = []
-        for _ in range(iters):
-            start.record()
-            fn()
-            end.record()
-            end.synchronize()
-            samples.append(start.elapsed_time(end))
-        return sorted(samples)[len(samples) // 2]
-
     def replay():
         torch.compiler.cudagraph_mark_step_begin()
         step(compiled)
@@ -102,8 +86,8 @@ def check(name, pattern, causal, n, h, d, iters, device) -> bool:
             sync_error = str(exc).splitlines()[0][:120]
         finally:
             torch.cuda.set_sync_debug_mode("default")
-    ms_replay = timed(replay)
-    ms_eager = timed(lambda: step(forward))
+    ms_replay = timed(replay, device, iters) * 1e3
+    ms_eager = timed(lambda: step(forward), device, iters) * 1e3
     results = [compare(a, p, r) for a, p, r in zip(got, eager, (ref, *g_ref))]
     worst = max(results, key=lambda c: c.tested_error / c.bound)
     ok = all(c.ok for c in results) and not skipped and not sync_error
