@@ -55,6 +55,21 @@ _LONG_NET_OPTIONS = (
     Arg(keyword="decoder_self_attn_norms", value="False"),
     *_DEVICE,
 )
+#: The old LongNet's parameters and defaults (LongNetLM takes the same after num_tokens).
+_LONG_NET_PARAMS = (
+    Param(name="d_model", default=768),
+    Param(name="nhead", default=12),
+    Param(name="num_encoder_layers", default=12),
+    Param(name="num_decoder_layers", default=12),
+    Param(name="dim_feedforward", default=3072),
+    Param(name="segment_lengths", default=[2048, 4096, 8192, 16384, 32768]),
+    Param(name="dilation_rates", default=[1, 2, 4, 6, 12]),
+    Param(name="dropout", default=0.0),
+    Param(name="activation", default="relu"),
+    Param(name="layer_norm_eps", default=1e-05),
+    Param(name="device", default=None),
+    Param(name="dtype", default=None),
+)
 _MODEL_TRAINING = Divergence(
     what=(
         "training: the old attention applied dropout to its probabilities and again to its output (the rewrite "
@@ -679,20 +694,7 @@ ROWS: tuple[LegacyName, ...] = (
             "dilated_attention_pytorch.models.long_net.LongNet",
             "dilated_attention_pytorch.long_net.LongNet",
         ),
-        params=(
-            Param(name="d_model", default=768),
-            Param(name="nhead", default=12),
-            Param(name="num_encoder_layers", default=12),
-            Param(name="num_decoder_layers", default=12),
-            Param(name="dim_feedforward", default=3072),
-            Param(name="segment_lengths", default=[2048, 4096, 8192, 16384, 32768]),
-            Param(name="dilation_rates", default=[1, 2, 4, 6, 12]),
-            Param(name="dropout", default=0.0),
-            Param(name="activation", default="relu"),
-            Param(name="layer_norm_eps", default=1e-05),
-            Param(name="device", default=None),
-            Param(name="dtype", default=None),
-        ),
+        params=_LONG_NET_PARAMS,
         rewrites={
             "preserve": Rewrite(
                 target="ringlib.models.LongNet",
@@ -729,18 +731,7 @@ ROWS: tuple[LegacyName, ...] = (
         ),
         params=(
             Param(name="num_tokens"),
-            Param(name="d_model", default=768),
-            Param(name="nhead", default=12),
-            Param(name="num_encoder_layers", default=12),
-            Param(name="num_decoder_layers", default=12),
-            Param(name="dim_feedforward", default=3072),
-            Param(name="segment_lengths", default=[2048, 4096, 8192, 16384, 32768]),
-            Param(name="dilation_rates", default=[1, 2, 4, 6, 12]),
-            Param(name="dropout", default=0.0),
-            Param(name="activation", default="relu"),
-            Param(name="layer_norm_eps", default=1e-05),
-            Param(name="device", default=None),
-            Param(name="dtype", default=None),
+            *_LONG_NET_PARAMS,
         ),
         rewrites={
             "preserve": Rewrite(
