@@ -91,11 +91,6 @@ def check(name, pattern, causal, n, h, d, iters, device) -> bool:
     results = [compare(a, p, r) for a, p, r in zip(got, eager, (ref, *g_ref))]
     worst = max(results, key=lambda c: c.tested_error / c.bound)
     ok = all(c.ok for c in results) and not skipped and not sync_error
-    del compiled, ref, g_ref, leaves64  # the next case starts with the memory of this one returned
-    torch._dynamo.reset()
-    gc.collect()
-    if cuda:
-        torch.cuda.empty_cache()
     print(f"| {name} | {n} | {worst.tested_error:.2e} / {worst.bound:.2e} | {skipped or 'none'} | "
           f"{sync_error or 'none'} | {ms_eager:.3f} | {ms_replay:.3f} | {'PASS' if ok else 'FAIL'} |", flush=True)
     return ok
@@ -124,6 +119,10 @@ def main() -> int:
             failures += 1
             print(f"| {name} | {n} | error: {type(exc).__name__}: {str(exc).splitlines()[0][:150]} | | | | | FAIL |",
                   flush=True)
+        torch._dynamo.reset()  # the next case starts with this one's graphs and memory returned
+        gc.collect()
+        if args.device == "cuda":
+            torch.cuda.empty_cache()
     print(f"\n{failures} failure(s)")
     return 1 if failures else 0
 

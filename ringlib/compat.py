@@ -107,9 +107,9 @@ class Regions(Pattern):
     def reference_parts(self, n, heads, ordering):
         out = []
         for seg, rate in self.regions(n):
-            for positions, rows in segment_members(n, [seg], ordering):
+            for members, rows in segment_members(n, [seg], ordering):
                 for offset in range(rate):
-                    chosen = positions[rows % rate == offset]
+                    chosen = members[rows % rate == offset]
                     if len(chosen):
                         out.append(ReferencePart(tuple(range(heads)), pair_mask(n, chosen, chosen)))
         return out
@@ -228,8 +228,8 @@ class StridedKeys(Pattern):
         out = []
         for (first, size), s, r in zip(self.head_groups(heads), self.segment_lengths, self.dilation_rates):
             allowed = torch.zeros(n, n, dtype=torch.bool)
-            for positions, rows in segment_members(n, tiles(n, s), ordering):
-                allowed |= pair_mask(n, positions, positions[rows % r == 0])
+            for members, rows in segment_members(n, tiles(n, s), ordering):
+                allowed |= pair_mask(n, members, members[rows % r == 0])
             out.append(ReferencePart(tuple(range(first, first + size)), allowed))
         return out
 
